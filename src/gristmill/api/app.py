@@ -1,0 +1,78 @@
+"""The ASGI application: every door mounted on one FastAPI app over one Hub."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+import gristmill
+from gristmill.api import envelopes
+from gristmill.api.access_log import AccessLog
+from gristmill.api.flavors.openai import routes as openai_routes
+from gristmill.hub import Hub
+from gristmill.services import uploads as upload_service
+
+log = logging.getLogger("gristmill")
+
+
+def _sweep_uploads(hub: Hub, stop: threading.Event) -> None:
+    while not stop.wait(hub.settings.upload_sweep_interval_seconds):
+        try:
+            expired = upload_service.expire_uploads(hub)
+            if expired:
+                log.info("expired %d uploads", expired)
+        except Exception:  # the sweeper must outlive a transient store failure
+            log.exception("upload sweep failed")
+
+
+def create_app(hub: Hub) -> FastAPI:
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = threading.Thread(target=_sweep_uploads, args=(hub, stop), daemon=True)
+        sweeper.start()
+        yield
+        stop.set()
+
+    app = FastAPI(
+        title="Gristmill",
+        version=gristmill.__version__,
+        description="A self-hosted hub for LLM fine-tuning and evaluation datasets.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    doors = envelopes.Doors()
+    envelopes.install(app, doors)
+    openai_routes.mount(app, doors)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> Any:
+        checks: dict[str, str] = {}
+        try:
+            with hub.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        try:
+            hub.blobs.exists("readyz-probe")
+            checks["blobs"] = "ok"
+        except Exception as exc:
+            checks["blobs"] = f"error: {exc.__class__.__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    app.add_middleware(AccessLog)
+    return app

@@ -1,0 +1,52 @@
+"""Shared request dependencies: the Hub, and request-body streaming helpers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from starlette.datastructures import FormData, UploadFile
+
+from gristmill.hub import Hub
+from gristmill.services.errors import InvalidRequest, PayloadTooLarge
+
+CHUNK = 1024 * 1024
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def reject_oversized(request: Request, limit: int, what: str) -> None:
+    """Refuse a body whose declared length is already over the limit, before reading it."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit + 1024 * 1024:
+        raise PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes.")
+
+
+async def read_form(request: Request) -> FormData:
+    """Parse multipart: file parts spool to disk past 1 MiB, so memory stays flat."""
+    try:
+        return await request.form(max_files=16, max_fields=64)
+    except Exception as exc:  # starlette raises MultiPartException/HTTPException on bad bodies
+        raise InvalidRequest(f"Malformed multipart body: {exc}") from None
+
+
+def file_chunks(upload: UploadFile) -> Any:
+    """Iterate a spooled upload in fixed-size chunks (runs in a worker thread)."""
+    fh = upload.file
+    fh.seek(0)
+    while chunk := fh.read(CHUNK):
+        yield chunk

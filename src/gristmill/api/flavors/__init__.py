@@ -1,0 +1,1 @@
+"""Vendor wire adapters: paths, auth header, models, pagination and error envelope. No logic."""

@@ -1,0 +1,47 @@
+"""Runtime configuration: GRISTMILL_* environment variables, overridable by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRISTMILL_", extra="ignore")
+
+    data_dir: Path = Path(".gristmill")
+    database_url: str | None = None
+    blob_url: str | None = None
+
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str = "us-east-1"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_upload_bytes: int = 8 * GiB
+    max_part_bytes: int = 64 * MiB
+    upload_expiry_seconds: int = 3600
+    upload_sweep_interval_seconds: float = 60.0
+
+    worker: bool = True
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gristmill.db').resolve()}"
+
+    def resolved_blob_url(self) -> str:
+        if self.blob_url:
+            return self.blob_url
+        return f"file://{(self.data_dir / 'blobs').resolve()}"
+
+    @property
+    def admin_key_path(self) -> Path:
+        return self.data_dir / "admin-key"

@@ -1,0 +1,51 @@
+"""The blob store contract: streamed writes published atomically, streamed reads."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+
+CHUNK = 1024 * 1024
+
+
+class BlobNotFound(KeyError):
+    pass
+
+
+class BlobWriter(ABC):
+    """Accepts bytes; the blob becomes visible only when the writer's context exits cleanly."""
+
+    bytes_written: int = 0
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def writer(self, key: str) -> AbstractContextManager[BlobWriter]:
+        """Stream a blob in; an exception inside the block discards everything written."""
+
+    @abstractmethod
+    def read(self, key: str, chunk_size: int = CHUNK) -> Iterator[bytes]: ...
+
+    @abstractmethod
+    def size(self, key: str) -> int: ...
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove a blob; deleting a missing blob is not an error."""
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        with self.writer(key) as w:
+            for chunk in chunks:
+                w.write(chunk)
+            return w.bytes_written
+
+    def presigned_put_url(self, key: str, expires_in: int) -> str | None:
+        """A URL that accepts one PUT of the blob's bytes, or None if the store cannot sign."""
+        return None

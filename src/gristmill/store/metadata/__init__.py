@@ -1,0 +1,1 @@
+"""SQLAlchemy models, engine setup and Alembic migrations."""
