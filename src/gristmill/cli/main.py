@@ -60,8 +60,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  database: {_redact(settings.resolved_database_url())}", flush=True)
     print(f"  blobs:    {settings.resolved_blob_url()}", flush=True)
     uvicorn.run(
-        create_app(hub), host=settings.host, port=settings.port,
-        access_log=False, log_level="warning",
+        create_app(hub),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level="warning",
     )
     return 0
 
@@ -102,21 +105,31 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     hub = Hub.open(_settings(args))
     keys = accounts.list_keys(hub, args.account)
     if args.json:
-        print(json.dumps([
-            {
-                "key_id": k.key_id, "name": k.name, "prefix": k.prefix,
-                "account_id": k.account_id, "account": k.account_name,
-                "identity_id": k.identity_id, "identity_type": k.identity_kind,
-                "created_at": k.created_at.isoformat(),
-                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
-            }
-            for k in keys
-        ]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "key_id": k.key_id,
+                        "name": k.name,
+                        "prefix": k.prefix,
+                        "account_id": k.account_id,
+                        "account": k.account_name,
+                        "identity_id": k.identity_id,
+                        "identity_type": k.identity_kind,
+                        "created_at": k.created_at.isoformat(),
+                        "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                    }
+                    for k in keys
+                ]
+            )
+        )
         return 0
     for k in keys:
         state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
-        print(f"{k.key_id}  {k.prefix}…  {k.account_name:<16} {k.identity_kind:<15} "
-              f"{k.name:<16} {state}")
+        print(
+            f"{k.key_id}  {k.prefix}…  {k.account_name:<16} {k.identity_kind:<15} "
+            f"{k.name:<16} {state}"
+        )
     return 0
 
 

@@ -130,9 +130,15 @@ def list_keys(hub: Hub, account_name: str | None = None) -> list[KeyInfo]:
             q = q.where(Account.name == account_name)
         return [
             KeyInfo(
-                key_id=k.id, name=k.name, prefix=k.prefix, account_id=k.account_id,
-                account_name=acct, identity_id=k.identity_id, identity_kind=kind,
-                created_at=k.created_at, revoked_at=k.revoked_at,
+                key_id=k.id,
+                name=k.name,
+                prefix=k.prefix,
+                account_id=k.account_id,
+                account_name=acct,
+                identity_id=k.identity_id,
+                identity_kind=kind,
+                created_at=k.created_at,
+                revoked_at=k.revoked_at,
             )
             for k, acct, kind in s.execute(q).all()
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import unquote
 
 from sqlalchemy import and_, or_, select
 
@@ -48,18 +49,24 @@ def check_purpose(purpose: str, param: str = "purpose") -> str:
 def check_filename(filename: str | None, param: str = "file") -> str:
     if not filename or not filename.strip():
         raise InvalidRequest("The file has no filename.", param=param)
+    # Multipart clients percent-encode awkward bytes (httpx sends NUL as %00): judge both forms.
+    for form in (filename, unquote(filename)):
+        _check_filename_form(form, filename, param)
+    if len(filename.encode()) > 255:
+        raise InvalidRequest("Invalid filename: longer than 255 bytes.", param=param)
+    return filename
+
+
+def _check_filename_form(filename: str, original: str, param: str) -> None:
     if "\x00" in filename:
         raise InvalidRequest("Invalid filename: it contains a NUL byte.", param=param)
     if any(ord(c) < 32 for c in filename):
         raise InvalidRequest("Invalid filename: it contains control characters.", param=param)
     if "/" in filename or "\\" in filename or filename in (".", ".."):
         raise InvalidRequest(
-            f"Invalid filename {filename!r}: path separators and '..' are not allowed.",
+            f"Invalid filename {original!r}: path separators and '..' are not allowed.",
             param=param,
         )
-    if len(filename.encode()) > 255:
-        raise InvalidRequest("Invalid filename: longer than 255 bytes.", param=param)
-    return filename
 
 
 def check_ttl(seconds: int | None, param: str = "expires_after[seconds]") -> int | None:
@@ -120,9 +127,16 @@ def record_file(
     else:
         expires = None
     row = File(
-        id=file_id, account_id=account_id, purpose=purpose, filename=filename,
-        bytes=stored.bytes, sha256=stored.sha256, blob_key=stored.key, status="processed",
-        created_at=now, expires_at=expires,
+        id=file_id,
+        account_id=account_id,
+        purpose=purpose,
+        filename=filename,
+        bytes=stored.bytes,
+        sha256=stored.sha256,
+        blob_key=stored.key,
+        status="processed",
+        created_at=now,
+        expires_at=expires,
     )
     try:
         with hub.db.session() as s:
@@ -148,7 +162,12 @@ def create_file(
     file_id = prefixed("file-")
     stored = store_file_blob(hub, account_id, file_id, purpose, chunks)
     return record_file(
-        hub, account_id, file_id, filename=name, purpose=purpose, stored=stored,
+        hub,
+        account_id,
+        file_id,
+        filename=name,
+        purpose=purpose,
+        stored=stored,
         ttl_seconds=ttl_seconds,
     )
 

@@ -55,8 +55,14 @@ def create_upload(
         )
     now = utcnow()
     row = Upload(
-        id=prefixed("upload_"), account_id=account_id, filename=filename, purpose=purpose,
-        mime_type=mime_type, bytes=bytes, status="pending", created_at=now,
+        id=prefixed("upload_"),
+        account_id=account_id,
+        filename=filename,
+        purpose=purpose,
+        mime_type=mime_type,
+        bytes=bytes,
+        status="pending",
+        created_at=now,
         expires_at=now + timedelta(seconds=hub.settings.upload_expiry_seconds),
     )
     with hub.db.session() as s:
@@ -107,7 +113,10 @@ def add_part(hub: Hub, account_id: str, upload_id: str, chunks: Iterable[bytes])
         hub.blobs.delete(stored.key)
         raise InvalidRequest("The part is empty.", param="data")
     part = UploadPart(
-        id=part_id, account_id=account_id, upload_id=upload_id, blob_key=stored.key,
+        id=part_id,
+        account_id=account_id,
+        upload_id=upload_id,
+        blob_key=stored.key,
         bytes=stored.bytes,
     )
     try:
@@ -147,17 +156,14 @@ def _claim(hub: Hub, account_id: str, upload_id: str, to_status: str) -> Upload:
     return row
 
 
-def _ordered_parts(
-    hub: Hub, upload: Upload, part_ids: list[str]
-) -> list[UploadPart]:
+def _ordered_parts(hub: Hub, upload: Upload, part_ids: list[str]) -> list[UploadPart]:
     if not part_ids:
         raise InvalidRequest("part_ids must list at least one part.", param="part_ids")
     if len(set(part_ids)) != len(part_ids):
         raise InvalidRequest("part_ids lists a part more than once.", param="part_ids")
     with hub.db.session() as s:
         found = {
-            p.id: p
-            for p in s.scalars(select(UploadPart).where(UploadPart.upload_id == upload.id))
+            p.id: p for p in s.scalars(select(UploadPart).where(UploadPart.upload_id == upload.id))
         }
     missing = [pid for pid in part_ids if pid not in found]
     if missing:
@@ -195,8 +201,14 @@ def complete_upload(
                 f"md5 mismatch: the parts hash to {stored.md5}, not {md5}.", param="md5"
             )
         file = File(
-            id=file_id, account_id=account_id, purpose=upload.purpose, filename=upload.filename,
-            bytes=stored.bytes, sha256=stored.sha256, blob_key=stored.key, status="processed",
+            id=file_id,
+            account_id=account_id,
+            purpose=upload.purpose,
+            filename=upload.filename,
+            bytes=stored.bytes,
+            sha256=stored.sha256,
+            blob_key=stored.key,
+            status="processed",
             created_at=utcnow(),
         )
         try:
@@ -237,9 +249,7 @@ def expire_uploads(hub: Hub) -> int:
     now = utcnow()
     with hub.db.session() as s:
         ids = list(
-            s.scalars(
-                select(Upload.id).where(Upload.status == "pending", Upload.expires_at <= now)
-            )
+            s.scalars(select(Upload.id).where(Upload.status == "pending", Upload.expires_at <= now))
         )
         if ids:
             s.execute(

@@ -36,8 +36,11 @@ class _MultipartWriter(BlobWriter):
             self._upload_id = resp["UploadId"]
         number = len(self._parts) + 1
         resp = self._client.upload_part(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
-            PartNumber=number, Body=body,
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
         )
         self._parts.append({"PartNumber": number, "ETag": resp["ETag"]})
 
@@ -49,7 +52,9 @@ class _MultipartWriter(BlobWriter):
             self._flush(bytes(self._buffer))
             self._buffer.clear()
         self._client.complete_multipart_upload(
-            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id,
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
             MultipartUpload={"Parts": self._parts},
         )
 

@@ -35,7 +35,9 @@ async def create_file(request: Request, hub: HubDep, caller: Caller) -> FileObje
         upload = form.get("file")
         purpose = form.get("purpose")
         if not isinstance(upload, UploadFile):
-            raise InvalidRequest("Missing file: send it as the multipart part 'file'.", param="file")
+            raise InvalidRequest(
+                "Missing file: send it as the multipart part 'file'.", param="file"
+            )
         if not isinstance(purpose, str):
             raise InvalidRequest("Missing required parameter: 'purpose'.", param="purpose")
         anchor = form.get("expires_after[anchor]")
@@ -45,8 +47,13 @@ async def create_file(request: Request, hub: HubDep, caller: Caller) -> FileObje
             )
         ttl = _form_int(form.get("expires_after[seconds]"), "expires_after[seconds]")
         row = await run_in_threadpool(
-            file_service.create_file, hub, caller.account_id, filename=upload.filename,
-            purpose=purpose, chunks=file_chunks(upload), ttl_seconds=ttl,
+            file_service.create_file,
+            hub,
+            caller.account_id,
+            filename=upload.filename,
+            purpose=purpose,
+            chunks=file_chunks(upload),
+            ttl_seconds=ttl,
         )
     finally:
         await form.close()
@@ -67,8 +74,10 @@ def list_files(
     )
     data = [FileObject.of(f) for f in page.items]
     return FileList(
-        data=data, has_more=page.has_more,
-        first_id=data[0].id if data else None, last_id=data[-1].id if data else None,
+        data=data,
+        has_more=page.has_more,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
     )
 
 

@@ -23,8 +23,12 @@ router = APIRouter(tags=["openai uploads"])
 @router.post("/uploads", response_model=UploadObject)
 def create_upload(body: UploadCreate, hub: HubDep, caller: Caller) -> UploadObject:
     view = upload_service.create_upload(
-        hub, caller.account_id, bytes=body.bytes, filename=body.filename,
-        mime_type=body.mime_type, purpose=body.purpose,
+        hub,
+        caller.account_id,
+        bytes=body.bytes,
+        filename=body.filename,
+        mime_type=body.mime_type,
+        purpose=body.purpose,
     )
     return UploadObject.of(view)
 
@@ -38,8 +42,9 @@ async def add_part(
     try:
         data = form.get("data")
         if not isinstance(data, UploadFile):
-            raise InvalidRequest("Missing part data: send it as the multipart part 'data'.",
-                                 param="data")
+            raise InvalidRequest(
+                "Missing part data: send it as the multipart part 'data'.", param="data"
+            )
         part = await run_in_threadpool(
             upload_service.add_part, hub, caller.account_id, upload_id, file_chunks(data)
         )

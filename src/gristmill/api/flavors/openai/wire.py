@@ -25,9 +25,13 @@ class FileObject(BaseModel):
     @classmethod
     def of(cls, f: File) -> FileObject:
         return cls(
-            id=f.id, bytes=f.bytes, created_at=int(f.created_at.timestamp()),
+            id=f.id,
+            bytes=f.bytes,
+            created_at=int(f.created_at.timestamp()),
             expires_at=int(f.expires_at.timestamp()) if f.expires_at else None,
-            filename=f.filename, purpose=f.purpose, status=f.status,  # type: ignore[arg-type]
+            filename=f.filename,
+            purpose=f.purpose,
+            status=f.status,
             status_details=f.status_details,
         )
 
@@ -79,9 +83,13 @@ class UploadObject(BaseModel):
     def of(cls, v: UploadView) -> UploadObject:
         u = v.upload
         return cls(
-            id=u.id, bytes=u.bytes, created_at=int(u.created_at.timestamp()),
-            expires_at=int(u.expires_at.timestamp()), filename=u.filename, purpose=u.purpose,
-            status=v.status,  # type: ignore[arg-type]
+            id=u.id,
+            bytes=u.bytes,
+            created_at=int(u.created_at.timestamp()),
+            expires_at=int(u.expires_at.timestamp()),
+            filename=u.filename,
+            purpose=u.purpose,
+            status=v.status,
             file=FileObject.of(v.file) if v.file else None,
         )
 

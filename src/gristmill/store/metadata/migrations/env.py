@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from gristmill.store.metadata.db import make_engine
 from gristmill.store.metadata.models import Base
 

@@ -1,0 +1,37 @@
+# Fresh machine: `make run` starts the server on SQLite + ./.gristmill; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint install install-dev bench-upload clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/gristmill serve
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+test: install-dev lint
+	$(BIN)/pytest -q
+
+bench-upload: install-dev
+	$(BIN)/python bench/upload.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
