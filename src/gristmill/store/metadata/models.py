@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
+    UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,8 +44,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+JSONDict = dict[str, Any]
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime()}
+    type_annotation_map = {datetime: UTCDateTime(), JSONDict: JSONType, Any: JSONType}
 
 
 class Account(Base):
@@ -117,13 +127,148 @@ class UploadPart(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-__all__ = [
-    "Account",
-    "ApiKey",
-    "Base",
-    "File",
-    "Identity",
-    "Upload",
-    "UploadPart",
-    "utcnow",
-]
+class Dataset(Base):
+    """A named set of datapoints. Created by any door; every door sees the same rows."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_account_created", "account_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    name: Mapped[str] = mapped_column(String(300))
+    # chat | generation | preference | reranking_questions | json; None until detected
+    schema_type: Mapped[str | None] = mapped_column(String(40), default=None)
+    data_source: Mapped[str] = mapped_column(String(40), default="LocalFile")
+    origin: Mapped[str] = mapped_column(String(20), default="native")  # door that created it
+    source_file_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    source_blob_key: Mapped[str | None] = mapped_column(String(512), default=None)
+    source_filename: Mapped[str | None] = mapped_column(String(512), default=None)
+    source_format: Mapped[str | None] = mapped_column(String(20), default=None)
+    column_mapping: Mapped[JSONDict | None] = mapped_column(default=None)
+    # pending | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    invalid_row_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    head_version_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    evaluation_summary: Mapped[JSONDict | None] = mapped_column(default=None)
+    created_by_identity_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    created_by_identity_type: Mapped[str] = mapped_column(String(20), default="user")
+    extra: Mapped[JSONDict | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Datapoint(Base):
+    """A working row of a dataset (the mutable head). Soft-deleted rows keep `staled_at`."""
+
+    __tablename__ = "datapoints"
+    __table_args__ = (
+        Index("ix_datapoints_dataset", "dataset_id", "staled_at", "id"),
+        Index("ix_datapoints_job", "dataset_id", "job_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUIDv7
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40))
+    function_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[str] = mapped_column(String(40))
+    input: Mapped[Any] = mapped_column(default=None, nullable=True)
+    output: Mapped[Any] = mapped_column(default=None, nullable=True)
+    output_schema: Mapped[Any] = mapped_column(default=None, nullable=True)
+    tool_params: Mapped[Any] = mapped_column(default=None, nullable=True)
+    tags: Mapped[JSONDict | None] = mapped_column(default=None)
+    extra: Mapped[JSONDict | None] = mapped_column(default=None)
+    name: Mapped[str | None] = mapped_column(String(300), default=None)
+    source_line: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    source_inference_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    episode_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)  # the ingest that wrote it
+    is_custom: Mapped[bool] = mapped_column(Boolean, default=False)
+    staled_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DatasetRowError(Base):
+    """A row that failed validation on ingest: its source line and the reasons."""
+
+    __tablename__ = "dataset_row_errors"
+    __table_args__ = (Index("ix_row_errors_dataset_line", "dataset_id", "line"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40))
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    line: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[Any] = mapped_column()
+
+
+class DatasetVersion(Base):
+    """An immutable snapshot of a dataset's rows: a Parquet blob."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(40))
+    blob_key: Mapped[str] = mapped_column(String(512))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    stats: Mapped[JSONDict | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PresignedUpload(Base):
+    """A single-PUT upload URL handed to a client; it expires and works once."""
+
+    __tablename__ = "presigned_uploads"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    blob_key: Mapped[str] = mapped_column(String(512))
+    token_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    filename: Mapped[str] = mapped_column(String(512))
+    content_type: Mapped[str | None] = mapped_column(String(200), default=None)
+    expires_at: Mapped[datetime] = mapped_column()
+    put_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """Long work, claimed by a worker under a lease; retried with backoff after a crash."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_claim", "status", "run_after"),
+        UniqueConstraint("account_id", "kind", "idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[JSONDict] = mapped_column()
+    # queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    lease_owner: Mapped[str | None] = mapped_column(String(80), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    result: Mapped[JSONDict | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
