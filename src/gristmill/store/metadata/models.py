@@ -158,6 +158,10 @@ class Dataset(Base):
     created_by_identity_id: Mapped[str | None] = mapped_column(String(40), default=None)
     created_by_identity_type: Mapped[str] = mapped_column(String(20), default="user")
     extra: Mapped[JSONDict | None] = mapped_column(default=None)
+    # Cloudflare AI Gateway datasets: rows are the gateway's logs matching `filters`
+    gateway_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    filters: Mapped[Any] = mapped_column(default=None, nullable=True)
+    enable: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -272,3 +276,50 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Gateway(Base):
+    """A Cloudflare-style AI gateway: a named front door whose calls are logged."""
+
+    __tablename__ = "gateways"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(64))  # the gateway id in URLs
+    config: Mapped[JSONDict | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InferenceLog(Base):
+    """One model call seen by the logging gateway or sent to the batch log endpoint."""
+
+    __tablename__ = "inference_logs"
+    __table_args__ = (
+        Index("ix_logs_gateway_created", "account_id", "gateway_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUIDv7
+    account_id: Mapped[str] = mapped_column(String(40))
+    gateway_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    path: Mapped[str | None] = mapped_column(String(300), default=None)
+    request: Mapped[Any] = mapped_column(default=None, nullable=True)
+    response: Mapped[Any] = mapped_column(default=None, nullable=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    success: Mapped[bool] = mapped_column(Boolean, default=True)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    tokens_in: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    tokens_out: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    cost: Mapped[float | None] = mapped_column(default=None)
+    duration_ms: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    request_content_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    response_content_type: Mapped[str | None] = mapped_column(String(100), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    feedback: Mapped[int | None] = mapped_column(Integer, default=None)
+    score: Mapped[float | None] = mapped_column(default=None)
+    metadata_: Mapped[JSONDict | None] = mapped_column("metadata", default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
