@@ -43,8 +43,15 @@ def test_health_openapi_and_access_log(server: LiveServer) -> None:
     spec = httpx.get(f"{server.base_url}/openapi.json").json()
     assert "/v1/files" in spec["paths"] and "/v1/uploads/{upload_id}/complete" in spec["paths"]
     httpx.get(f"{server.base_url}/v1/files/file-x")
-    lines = [json.loads(x) for x in server.log_text().splitlines() if x.startswith('{"ts"')]
-    hit = [x for x in lines if x["path"] == "/v1/files/file-x"]
+
+    def logged() -> list[dict[str, object]]:
+        lines = [json.loads(x) for x in server.log_text().splitlines() if x.startswith('{"ts"')]
+        return [x for x in lines if x["path"] == "/v1/files/file-x"]
+
+    deadline = time.monotonic() + 5
+    while not logged() and time.monotonic() < deadline:  # the line is written after the reply
+        time.sleep(0.05)
+    hit = logged()
     assert hit and hit[-1]["status"] == 401 and hit[-1]["method"] == "GET"
 
 

@@ -17,6 +17,8 @@ from gristmill.api import envelopes
 from gristmill.api.access_log import AccessLog
 from gristmill.api.flavors.openai import routes as openai_routes
 from gristmill.hub import Hub
+from gristmill.jobs.kinds import register_all
+from gristmill.jobs.worker import start_embedded
 from gristmill.services import uploads as upload_service
 
 log = logging.getLogger("gristmill")
@@ -39,6 +41,9 @@ def create_app(hub: Hub) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper = threading.Thread(target=_sweep_uploads, args=(hub, stop), daemon=True)
         sweeper.start()
+        if hub.settings.worker:
+            register_all()
+            start_embedded(hub, stop)
         yield
         stop.set()
 

@@ -75,6 +75,25 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from gristmill.jobs.kinds import register_all
+    from gristmill.jobs.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    hub = Hub.open(_settings(args))
+    register_all()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(hub, name=args.name)
+    print(f"gristmill worker {worker.owner} polling for jobs", flush=True)
+    worker.run_forever(stop)
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings(args)
     Hub.open(settings).close()
@@ -150,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="do not run the embedded worker")
     _store_flags(serve)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a standalone job worker")
+    worker.add_argument("--name", help="worker name shown in job leases")
+    _store_flags(worker)
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="metadata store maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

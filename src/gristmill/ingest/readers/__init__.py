@@ -1,0 +1,1 @@
+"""Format readers: each turns a byte stream into `RawRow`s numbered by source position."""
