@@ -31,7 +31,11 @@ reranking_questions    {"question": str, "chunk": str}       {"positive": bool}
 json                   the row's `input` object              the row's `output`
 =====================  ====================================  ===============================
 
-For chat, `input["messages"] + output` is the original message list. Reranking rows follow
+For chat, `input["messages"] + output` is the original message list. For json, an output
+in TensorZero's exported form `{"raw": ..., "parsed": ...}` is checked by its `parsed` value.
+In CSV (and Parquet text columns) structured fields such as `messages`, `tools`, `input` or
+`output_schema` may be JSON-encoded text, booleans may be `true`/`false` text, and an empty
+cell counts as absent. Reranking rows follow
 Scale's reranking dataset item (`question`, `chunk`, `positive`): the `scale-gp` SDK only
 names the RERANKING_QUESTIONS type, not its row fields.
 

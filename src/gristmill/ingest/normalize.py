@@ -76,7 +76,9 @@ def _chat(row: dict[str, Any]) -> Shaped | list[Reason]:
     if problems:
         return problems
     messages: list[dict[str, Any]] = row["messages"]
-    last = max(i for i, m in enumerate(messages) if m.get("role") == "assistant")
+    last = len(messages) - 1
+    while messages[last].get("role") != "assistant":
+        last -= 1
     return {"messages": messages[:last]}, messages[last:], _rest(row, "messages")
 
 

@@ -30,7 +30,8 @@ class IngestReader:
     `IngestError` for an unsupported format, a compression mismatch, missing mapped columns
     or an unknown schema type. `format`, `compression` and `total_rows` (Parquet only) are
     then set; `schema_type` is set before the first batch when it was left to detection.
-    Iterate once; close it (or use `with`) to release files it opened.
+    `rows_valid` and `rows_rejected` count rows as they are yielded. Iterate once; close it
+    (or use `with`) to release files it opened.
     """
 
     def __init__(
@@ -49,7 +50,13 @@ class IngestReader:
         self.batch_size = batch_size
         self.schema_type = parse_schema_type(schema_type)
         self.mapping = ColumnMapping.parse(column_mapping)
-        if self.schema_type is None and self.mapping is not None:
+        if self.mapping is not None:
+            if self.schema_type not in (None, self.mapping.kind):
+                raise IngestError(
+                    f"The column mapping produces {self.mapping.kind} rows, but schema_type is "
+                    f"'{self.schema_type}'.",
+                    param="column_mapping",
+                )
             self.schema_type = self.mapping.kind
         explicit_format = fmt.parse_format(format)
         declared = comp.parse_compression(compression)
@@ -108,7 +115,8 @@ class IngestReader:
 
     @property
     def bytes_read(self) -> int:
-        """Bytes consumed from the source as given (compressed), for progress reporting."""
+        """Bytes consumed from the source as given (compressed), for progress reporting.
+        Parquet is read by Arrow itself: measure its progress in rows against `total_rows`."""
         return self._opened.stream.bytes_read
 
     def close(self) -> None:

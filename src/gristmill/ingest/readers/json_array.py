@@ -13,15 +13,23 @@ import codecs
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 from gristmill.ingest.errors import IngestError
 from gristmill.ingest.model import RawRow, Reason, reason
 from gristmill.ingest.sources import ByteStream
 
-_DECODER = json.JSONDecoder()
+
+def _reject_constant(name: str) -> Any:
+    # The stdlib accepts NaN and Infinity; JSON (and the JSONL reader) does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRUCTURAL = re.compile(r'["\\\[\]{},]')
 _BAD_BYTE = re.compile("[\udc80-\udcff]")
+_NUMBER_CHARS = re.compile(r"[0-9.eE+\-]*")
 _NOT_CLOSED = "The JSON array is not closed: the file ends before its closing ']'."
 
 
@@ -97,7 +105,7 @@ class JsonArrayRows:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self._buf, self._pos)
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:
                 # Malformed only if the element is complete; otherwise it is just cut off.
                 if self._scan(self._pos) is None:
                     if self._fill():
@@ -105,12 +113,14 @@ class JsonArrayRows:
                     raise IngestError(_NOT_CLOSED) from None
                 text = self._skip_element()
                 bad = self._bad_bytes(text or "")
-                return RawRow(
-                    index, None, bad or reason("invalid_json", f"not valid JSON: {exc.msg}")
-                )
-            # A number at the very end of the buffer may continue in the next chunk.
-            if end >= len(self._buf) and self._fill():
-                continue
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                return RawRow(index, None, bad or reason("invalid_json", f"not valid JSON: {why}"))
+            # A number running to the end of the buffer ("1." of "1.5e3") may go on in the
+            # next chunk; the decoder would stop at the longest valid prefix.
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                tail = _NUMBER_CHARS.match(self._buf, end)
+                if tail is not None and tail.end() >= len(self._buf) and self._fill():
+                    continue
             text = self._buf[self._pos : end]
             self._pos = end
             bad = self._bad_bytes(text)
