@@ -24,7 +24,7 @@ run: install
 	$(BIN)/gristmill serve
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check
 	$(BIN)/mypy
 
 test: install-dev lint
