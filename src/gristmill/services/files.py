@@ -91,7 +91,13 @@ def content_checks(purpose: str) -> tuple[list[Callable[[bytes], None]], Callabl
 
 
 def store_file_blob(
-    hub: Hub, account_id: str, file_id: str, purpose: str, chunks: Iterable[bytes]
+    hub: Hub,
+    account_id: str,
+    file_id: str,
+    purpose: str,
+    chunks: Iterable[bytes],
+    *,
+    want_md5: bool = False,
 ) -> StoredBlob:
     checks, finish = content_checks(purpose)
     stored = store_stream(
@@ -102,6 +108,7 @@ def store_file_blob(
         too_large=f"File is larger than the limit of {hub.settings.max_upload_bytes} bytes.",
         checks=checks,
         finish=finish,
+        digests=("sha256", "md5") if want_md5 else ("sha256",),
     )
     if stored.bytes == 0:
         hub.blobs.delete(stored.key)

@@ -29,9 +29,13 @@ def store_stream(
     too_large: str,
     checks: Iterable[ChunkCheck] = (),
     finish: Callable[[], None] | None = None,
+    digests: tuple[str, ...] = ("sha256",),
 ) -> StoredBlob:
-    """Write `chunks` to `key`. Any exception (size cap, a check) leaves nothing stored."""
-    sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    """Write `chunks` to `key`. Any exception (size cap, a check) leaves nothing stored.
+
+    Only the digests asked for are computed (an empty string stands for the others): hashing
+    costs about as much as the disk write, so upload parts ask for none."""
+    hashers = {name: hashlib.new(name, usedforsecurity=False) for name in digests}
     checks = list(checks)
     total = 0
     with blobs.writer(key) as out:
@@ -41,9 +45,12 @@ def store_stream(
                 raise PayloadTooLarge(too_large)
             for check in checks:
                 check(chunk)
-            sha256.update(chunk)
-            md5.update(chunk)
+            for hasher in hashers.values():
+                hasher.update(chunk)
             out.write(chunk)
         if finish is not None:
             finish()
-    return StoredBlob(key=key, bytes=total, sha256=sha256.hexdigest(), md5=md5.hexdigest())
+    hexes = {name: h.hexdigest() for name, h in hashers.items()}
+    return StoredBlob(
+        key=key, bytes=total, sha256=hexes.get("sha256", ""), md5=hexes.get("md5", "")
+    )

@@ -108,6 +108,7 @@ def add_part(hub: Hub, account_id: str, upload_id: str, chunks: Iterable[bytes])
         chunks,
         max_bytes=limit,
         too_large=f"Part is larger than the limit of {limit} bytes.",
+        digests=(),
     )
     if stored.bytes == 0:
         hub.blobs.delete(stored.key)
@@ -193,7 +194,7 @@ def complete_upload(
     try:
         parts = _ordered_parts(hub, upload, part_ids)
         stored = file_service.store_file_blob(
-            hub, account_id, file_id, upload.purpose, _concat(hub, parts)
+            hub, account_id, file_id, upload.purpose, _concat(hub, parts), want_md5=bool(md5)
         )
         if md5 and stored.md5 != md5.lower():
             hub.blobs.delete(stored.key)
