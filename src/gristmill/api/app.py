@@ -16,6 +16,7 @@ import gristmill
 from gristmill.api import envelopes
 from gristmill.api.access_log import AccessLog
 from gristmill.api.flavors.openai import routes as openai_routes
+from gristmill.api.flavors.scale_gp import routes as scale_gp_routes
 from gristmill.hub import Hub
 from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import start_embedded
@@ -57,6 +58,7 @@ def create_app(hub: Hub) -> FastAPI:
     doors = envelopes.Doors()
     envelopes.install(app, doors)
     openai_routes.mount(app, doors)
+    scale_gp_routes.mount(app, doors)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -222,6 +222,8 @@ SORTS = {
     "-created_at": (Dataset.created_at.desc(), Dataset.id.desc()),
     "name": (Dataset.name.asc(), Dataset.id.asc()),
     "-name": (Dataset.name.desc(), Dataset.id.desc()),
+    "updated_at": (Dataset.updated_at.asc(), Dataset.id.asc()),
+    "-updated_at": (Dataset.updated_at.desc(), Dataset.id.desc()),
 }
 
 
@@ -258,8 +260,8 @@ def list_datasets_cursor(
             )
             if anchor is None:
                 raise InvalidRequest(f"Invalid cursor {cursor!r}.", param="cursor")
-            col = Dataset.name if sort.lstrip("-") == "name" else Dataset.created_at
-            key = anchor.name if col is Dataset.name else anchor.created_at
+            field = sort.lstrip("-")  # a Dataset column: SORTS was checked above
+            col, key = getattr(Dataset, field), getattr(anchor, field)
             if sort.startswith("-"):
                 q = q.where(or_(col < key, and_(col == key, Dataset.id < anchor.id)))
             else:

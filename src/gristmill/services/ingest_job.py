@@ -174,10 +174,15 @@ def _finalize(
             )
             if still_ours.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLost(ctx.job.id)
+            deleted_meanwhile = s.get(Dataset, ds.id) is None
             for model in (Datapoint, DatasetRowError):
-                s.execute(
-                    delete(model).where(model.dataset_id == ds.id, model.job_id != token)
-                )
+                doomed = model.dataset_id == ds.id
+                if not deleted_meanwhile:
+                    doomed = doomed & (model.job_id != token)
+                s.execute(delete(model).where(doomed))
+            if deleted_meanwhile:  # the dataset was deleted while we ingested: leave nothing
+                hub.blobs.delete(key)
+                return {"rows": 0, "invalid_rows": 0, "dataset_deleted": True}
             number = (
                 s.scalar(
                     select(DatasetVersion.number)
