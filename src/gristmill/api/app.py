@@ -15,6 +15,7 @@ from sqlalchemy import text
 import gristmill
 from gristmill.api import envelopes
 from gristmill.api.access_log import AccessLog
+from gristmill.api.flavors.adaption import routes as adaption_routes
 from gristmill.api.flavors.openai import routes as openai_routes
 from gristmill.api.flavors.scale_gp import routes as scale_gp_routes
 from gristmill.hub import Hub
@@ -58,6 +59,7 @@ def create_app(hub: Hub) -> FastAPI:
     doors = envelopes.Doors()
     envelopes.install(app, doors)
     openai_routes.mount(app, doors)
+    adaption_routes.mount(app, doors)
     scale_gp_routes.mount(app, doors)
 
     @app.get("/healthz", tags=["ops"])
