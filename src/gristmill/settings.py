@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+
+class Upstream(BaseModel):
+    """Where the logging gateway forwards one provider's calls, and the key it sends there."""
+
+    base_url: str
+    api_key: str | None = None
 
 
 class Settings(BaseSettings):
@@ -37,6 +45,14 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = 1.0
     presigned_url_expiry_seconds: int = 3600
     public_base_url: str | None = None
+
+    # Logging gateway: GRISTMILL_UPSTREAMS='{"openai": {"base_url": "...", "api_key": "..."}}'
+    upstreams: dict[str, Upstream] = {}
+    gateway_timeout_seconds: float = 60.0  # whole upstream call, and each streamed chunk
+    gateway_max_request_bytes: int = 32 * MiB
+    # Extra or overriding prices, USD per 1M tokens: '{"my-model": [0.5, 1.5]}' (in, out)
+    model_prices: dict[str, tuple[float, float]] = {}
+    max_log_batch: int = 10_000  # entries per POST /native/v1/logs
 
     def resolved_database_url(self) -> str:
         if self.database_url:

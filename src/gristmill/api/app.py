@@ -16,8 +16,12 @@ import gristmill
 from gristmill.api import envelopes
 from gristmill.api.access_log import AccessLog
 from gristmill.api.flavors.adaption import routes as adaption_routes
+from gristmill.api.flavors.cloudflare import routes as cloudflare_routes
+from gristmill.api.flavors.gateway import routes as gateway_routes
+from gristmill.api.flavors.native import routes as native_routes
 from gristmill.api.flavors.openai import routes as openai_routes
 from gristmill.api.flavors.scale_gp import routes as scale_gp_routes
+from gristmill.api.flavors.tensorzero import routes as tensorzero_routes
 from gristmill.hub import Hub
 from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import start_embedded
@@ -59,8 +63,12 @@ def create_app(hub: Hub) -> FastAPI:
     doors = envelopes.Doors()
     envelopes.install(app, doors)
     openai_routes.mount(app, doors)
+    cloudflare_routes.mount(app, doors)
+    gateway_routes.mount(app, doors)
+    native_routes.mount(app, doors)
     adaption_routes.mount(app, doors)
     scale_gp_routes.mount(app, doors)
+    tensorzero_routes.mount(app, doors)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

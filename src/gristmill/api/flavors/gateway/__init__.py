@@ -1,0 +1,1 @@
+"""The logging gateway: OpenAI-compatible calls forwarded upstream and recorded as logs."""

@@ -1,0 +1,1 @@
+"""The TensorZero door: datasets and datapoints as the `tensorzero` client and gateway speak."""

@@ -1,0 +1,19 @@
+"""TensorZero's gateway takes an optional `Authorization: Bearer <key>`; the `tensorzero` client
+sends it when given `api_key=` or the `TENSORZERO_API_KEY` environment variable. Gristmill
+must know the account, so here the Bearer key (a Gristmill key) is required."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gristmill.api.deps import bearer_token, get_hub
+from gristmill.services.accounts import Principal, authenticate
+
+
+def tensorzero_principal(request: Request) -> Principal:
+    return authenticate(get_hub(request), bearer_token(request))
+
+
+Caller = Annotated[Principal, Depends(tensorzero_principal)]
