@@ -26,6 +26,7 @@ from tests.support import Backend, LiveServer, start_server, stored_blobs
 
 DATASETS = "/api/v1/datasets"
 
+
 def chat_rows(n: int, seed: str = "") -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for i in range(n):
@@ -161,7 +162,10 @@ def test_upload_wait_get_status_download_delete(
 
     ds = client.datasets.get(done.dataset_id)
     assert (ds.dataset_id, ds.name, ds.status, ds.row_count) == (
-        done.dataset_id, "weather-chat", "succeeded", 12
+        done.dataset_id,
+        "weather-chat",
+        "succeeded",
+        12,
     )
     assert ds.kind == "uploaded" and ds.created_by_user_id == identity["identity_id"]
     assert ds.configured_column_mapping is None and ds.evaluation_summary is None
@@ -193,10 +197,16 @@ def test_csv_with_column_mapping(client: adaption.Adaption, tmp_path: Path) -> N
     assert ds.configured_column_mapping.prompt == "question"
     assert ds.configured_column_mapping.context == ["source"]
     assert parsed("jsonl", download(client, done.dataset_id, "jsonl")) == [
-        {"prompt": "How do I reset my password?", "completion": "Open Settings, then Security.",
-         "context": {"source": "help-center"}},
-        {"prompt": "Can I export my data?", "completion": "Yes: Settings > Export.",
-         "context": {"source": "forum"}},
+        {
+            "prompt": "How do I reset my password?",
+            "completion": "Open Settings, then Security.",
+            "context": {"source": "help-center"},
+        },
+        {
+            "prompt": "Can I export my data?",
+            "completion": "Yes: Settings > Export.",
+            "context": {"source": "forum"},
+        },
     ]
 
 
@@ -239,7 +249,11 @@ def test_list_filters_and_paging(server: LiveServer) -> None:
     assert [d.dataset_id for d in client.datasets.list(limit=2)] == newest_first  # auto-pages
     assert [d.dataset_id for d in client.datasets.list(limit=2, sort_direction="asc")] == ids
     assert [d.name for d in client.datasets.list(sort="name", sort_direction="asc")] == [
-        "alpha-1", "alpha-2", "alpha-3", "beta", "gamma"
+        "alpha-1",
+        "alpha-2",
+        "alpha-3",
+        "beta",
+        "gamma",
     ]
     assert {d.name for d in client.datasets.list(q="ALPHA")} == {"alpha-1", "alpha-2", "alpha-3"}
     assert len(list(client.datasets.list(status="pending"))) == 5
@@ -259,8 +273,9 @@ def test_invalid_rows_are_listed_by_line(
     lines = [json.dumps(r) for r in chat_rows(8)]
     lines[2] = '{"messages": [{"role": "user", "content": "cut off"'
     lines[4] = json.dumps({"messages": [{"role": "user", "content": "no answer"}]})
-    lines[6] = json.dumps({"messages": [{"role": "robot", "content": "x"},
-                                        {"role": "assistant", "content": "y"}]})
+    lines[6] = json.dumps(
+        {"messages": [{"role": "robot", "content": "x"}, {"role": "assistant", "content": "y"}]}
+    )
     path = tmp_path / "some-bad.jsonl"
     path.write_text("\n".join(lines) + "\n")
     done = client.datasets.upload_file(path)
@@ -273,8 +288,7 @@ def test_invalid_rows_are_listed_by_line(
     rest = api.get(errors, params={"cursor": page["next_cursor"]}).json()
     assert [e["line"] for e in rest["errors"]] == [7] and rest["next_cursor"] is None
     codes = [[r["code"] for r in e["reasons"]] for e in page["errors"] + rest["errors"]]
-    assert codes == [["invalid_json"], ["example_missing_assistant_message"],
-                     ["unrecognized_role"]]
+    assert codes == [["invalid_json"], ["example_missing_assistant_message"], ["unrecognized_role"]]
 
 
 def test_evaluation_is_skipped_and_run_publish_are_501(
@@ -304,21 +318,42 @@ def test_evaluation_is_skipped_and_run_publish_are_501(
     [
         ({"name": "manual", "file_format": "pdf"}, "source.file_format", "Unsupported file_format"),
         ({"name": "no-extension"}, "source.file_format", "file_format is required"),
-        ({"url": "https://huggingface.co/datasets/org/set", "files": ["a.csv"]}, "source.url",
-         "URL"),
-        ({"name": "x", "file_format": "jsonl", "schema_type": "poem"}, "schema_type",
-         "Unknown schema type 'poem'"),
-        ({"name": "x", "file_format": "csv", "column_mapping": {"prompt": "q", "answer": "a"}},
-         "column_mapping", "'answer'"),
-        ({"name": "x", "file_format": "csv",
-          "column_mapping": {"prompt": "q", "chosen": "c", "rejected": "r"}},
-         "source.column_mapping", "chosen"),
-        ({"name": "x", "file_format": "csv", "processing_mode": "fast"},
-         "source.processing_mode", "processing_mode"),
+        (
+            {"url": "https://huggingface.co/datasets/org/set", "files": ["a.csv"]},
+            "source.url",
+            "URL",
+        ),
+        (
+            {"name": "x", "file_format": "jsonl", "schema_type": "poem"},
+            "schema_type",
+            "Unknown schema type 'poem'",
+        ),
+        (
+            {"name": "x", "file_format": "csv", "column_mapping": {"prompt": "q", "answer": "a"}},
+            "column_mapping",
+            "'answer'",
+        ),
+        (
+            {
+                "name": "x",
+                "file_format": "csv",
+                "column_mapping": {"prompt": "q", "chosen": "c", "rejected": "r"},
+            },
+            "source.column_mapping",
+            "chosen",
+        ),
+        (
+            {"name": "x", "file_format": "csv", "processing_mode": "fast"},
+            "source.processing_mode",
+            "processing_mode",
+        ),
     ],
 )
 def test_create_refuses_bad_sources(
-    server: LiveServer, identity: dict[str, str], source: dict[str, Any], param: str,
+    server: LiveServer,
+    identity: dict[str, str],
+    source: dict[str, Any],
+    param: str,
     needle: str,
 ) -> None:
     api = http(server, identity["api_key"])
@@ -368,9 +403,16 @@ def _zip(body: bytes) -> bytes:
     [
         ({"name": "zipped.jsonl"}, _zip(jsonl_bytes(chat_rows(2))), "file", "zip"),
         ({"name": "rows.jsonl.zst"}, gzip.compress(jsonl_bytes(chat_rows(2))), "file", "zstd"),
-        ({"name": "qa.csv", "file_format": "csv",
-          "column_mapping": {"prompt": "question", "completion": "answer"}},
-         b"q,a\nhello,world\n", "column_mapping", "'question'"),
+        (
+            {
+                "name": "qa.csv",
+                "file_format": "csv",
+                "column_mapping": {"prompt": "question", "completion": "answer"},
+            },
+            b"q,a\nhello,world\n",
+            "column_mapping",
+            "'question'",
+        ),
     ],
 )
 def test_unreadable_files_are_refused_on_complete(
@@ -433,14 +475,17 @@ def test_expired_url_is_refused(backend: Backend, tmp_path: Path) -> None:
         server.stop()
 
 
-def test_another_accounts_ids_answer_like_missing_ones(
-    server: LiveServer, ready: str
-) -> None:
+def test_another_accounts_ids_answer_like_missing_ones(server: LiveServer, ready: str) -> None:
     stranger = http(server, server.new_key()["api_key"])
     calls = [
-        ("GET", "/{id}"), ("GET", "/{id}/status"), ("GET", "/{id}/download?fileFormat=jsonl"),
-        ("GET", "/{id}/errors"), ("GET", "/{id}/evaluation"), ("DELETE", "/{id}"),
-        ("POST", "/{id}/publish"), ("POST", "/{id}/upload/complete"),
+        ("GET", "/{id}"),
+        ("GET", "/{id}/status"),
+        ("GET", "/{id}/download?fileFormat=jsonl"),
+        ("GET", "/{id}/errors"),
+        ("GET", "/{id}/evaluation"),
+        ("DELETE", "/{id}"),
+        ("POST", "/{id}/publish"),
+        ("POST", "/{id}/upload/complete"),
     ]
     for method, path in calls:
         body = {"file_size_bytes": 1} if path.endswith("complete") else None
@@ -471,8 +516,13 @@ def test_another_accounts_ids_answer_like_missing_ones(
     ],
 )
 def test_absurd_queries_are_refused(
-    server: LiveServer, identity: dict[str, str], ready: str, path: str,
-    params: dict[str, Any], param: str, needle: str,
+    server: LiveServer,
+    identity: dict[str, str],
+    ready: str,
+    path: str,
+    params: dict[str, Any],
+    param: str,
+    needle: str,
 ) -> None:
     api = http(server, identity["api_key"])
     refused(api.get(DATASETS + path.format(id=ready), params=params), 400, param, needle)
@@ -491,3 +541,35 @@ def test_download_before_ingest_and_without_a_key(
         sdk(server, "gm-not-a-key").datasets.get(pending)
     sdk_refusal(auth.value, None)
     refused(httpx.get(server.base_url + DATASETS), 401, None)
+
+
+def test_uploads_never_completed_are_swept(backend: Backend, tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "sweep",
+        backend.env,
+        {
+            "GRISTMILL_PRESIGNED_URL_EXPIRY_SECONDS": "2",
+            "GRISTMILL_UPLOAD_SWEEP_INTERVAL_SECONDS": "0.5",
+        },
+    )
+    try:
+        client = sdk(server, server.new_key()["api_key"])
+        before = stored_blobs(server)
+        body = jsonl_bytes(chat_rows(3))
+        created = client.datasets.create(source={"name": "abandoned", "file_format": "jsonl"})
+        started = client.datasets.upload.initiate(name="orphan", file_format="jsonl")
+        assert created.upload_instructions is not None
+        for url in (created.upload_instructions.url, started.upload_url):
+            assert httpx.put(url, content=body).status_code == 200
+        assert len(stored_blobs(server)) == len(before) + 2
+        deadline = time.monotonic() + 15
+        while stored_blobs(server) != before and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert stored_blobs(server) == before  # the bytes nobody completed are gone
+        status = client.datasets.get_status(created.dataset_id)
+        assert status.status == "failed"
+        failed = client.datasets.get(created.dataset_id)
+        assert failed.error_data is not None
+        assert "expired before the upload was completed" in str(failed.error_data.message)
+    finally:
+        server.stop()

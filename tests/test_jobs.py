@@ -143,3 +143,21 @@ def test_sigkilled_worker_is_retried_without_duplicates(hub: Hub, tmp_path: Path
     assert bad == sorted(BAD_LINES)
     assert done is not None and done.status == "succeeded" and done.attempts == 2
     assert done.progress_done == ROWS
+
+    env = hub.env  # type: ignore[attr-defined]
+    listed = subprocess.run(
+        [*GRISTMILL, "jobs", "list", "--account", "jobs", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    [shown] = json.loads(listed.stdout)
+    assert (shown["id"], shown["status"], shown["attempts"]) == (job.id, "succeeded", 2)
+    assert shown["progress_done"] == shown["progress_total"] == ROWS
+    watched = subprocess.run(
+        [*GRISTMILL, "jobs", "watch", job.id], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert watched.returncode == 0
+    assert f"{ROWS:,}/{ROWS:,} rows" in watched.stdout and "100.0%" in watched.stdout

@@ -25,6 +25,7 @@ from gristmill.api.flavors.tensorzero import routes as tensorzero_routes
 from gristmill.hub import Hub
 from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import start_embedded
+from gristmill.services import presigned
 from gristmill.services import uploads as upload_service
 
 log = logging.getLogger("gristmill")
@@ -33,7 +34,7 @@ log = logging.getLogger("gristmill")
 def _sweep_uploads(hub: Hub, stop: threading.Event) -> None:
     while not stop.wait(hub.settings.upload_sweep_interval_seconds):
         try:
-            expired = upload_service.expire_uploads(hub)
+            expired = upload_service.expire_uploads(hub) + presigned.sweep_expired(hub)
             if expired:
                 log.info("expired %d uploads", expired)
         except Exception:  # the sweeper must outlive a transient store failure

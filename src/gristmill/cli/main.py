@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gristmill.cli import jobs as jobs_cli
 from gristmill.hub import Hub
 from gristmill.services import accounts
 from gristmill.services.errors import ServiceError
@@ -181,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     _store_flags(up)
     up.set_defaults(func=cmd_db_upgrade)
 
+    jobs_cli.add_parsers(sub, _store_flags)
+
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key (and its account if new)")
@@ -205,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code: int = args.func(args)
+        if hasattr(args, "hub_func"):
+            code: int = args.hub_func(Hub.open(_settings(args)), args)
+        else:
+            code = args.func(args)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
@@ -64,9 +64,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(
-    hub: Hub, account_id: str, dataset_id: str, filename: str, base_url: str
-) -> IssuedUrl:
+def issue(hub: Hub, account_id: str, dataset_id: str, filename: str, base_url: str) -> IssuedUrl:
     upload_id = prefixed("pu_")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._")[:200] or "file"
     key = f"uploads/{account_id}/{upload_id}/{safe}"
@@ -128,7 +126,10 @@ def receive(hub: Hub, token: str, chunks: Iterable[bytes]) -> PresignedUpload:
     limit = hub.settings.max_upload_bytes
     try:
         stored = store_stream(
-            hub.blobs, row.blob_key, chunks, max_bytes=limit,
+            hub.blobs,
+            row.blob_key,
+            chunks,
+            max_bytes=limit,
             too_large=f"The file is larger than the limit of {limit} bytes.",
         )
     except BaseException:
@@ -144,8 +145,9 @@ def receive(hub: Hub, token: str, chunks: Iterable[bytes]) -> PresignedUpload:
     return row
 
 
-def find(hub: Hub, account_id: str, *, dataset_id: str | None = None,
-         key: str | None = None) -> PresignedUpload:
+def find(
+    hub: Hub, account_id: str, *, dataset_id: str | None = None, key: str | None = None
+) -> PresignedUpload:
     """The latest upload of a dataset, or the one at a key, within one account."""
     q = select(PresignedUpload).where(PresignedUpload.account_id == account_id)
     if dataset_id is not None:
@@ -199,12 +201,14 @@ def _check(declared_size: int, declared_sha: str | None, got_size: int, got_sha:
     if declared_size != got_size:
         raise InvalidRequest(
             f"file_size_bytes is {declared_size} but {got_size} bytes were uploaded.",
-            param="file_size_bytes", code="size_mismatch",
+            param="file_size_bytes",
+            code="size_mismatch",
         )
     if declared_sha is not None and declared_sha.strip().lower() != got_sha:
         raise InvalidRequest(
             f"sha256 {declared_sha} does not match the uploaded file's sha256 {got_sha}.",
-            param="sha256", code="sha256_mismatch",
+            param="sha256",
+            code="sha256_mismatch",
         )
 
 
@@ -310,14 +314,25 @@ def source_filename(name: str, file_format: str) -> str:
 
 
 def create_upload_dataset(
-    hub: Hub, caller: Principal, *, name: str, file_format: str | None, origin: str,
-    base_url: str, schema_type: str | None = None, column_mapping: dict[str, Any] | None = None,
+    hub: Hub,
+    caller: Principal,
+    *,
+    name: str,
+    file_format: str | None,
+    origin: str,
+    base_url: str,
+    schema_type: str | None = None,
+    column_mapping: dict[str, Any] | None = None,
     format_param: str = "file_format",
 ) -> tuple[Dataset, IssuedUrl]:
     """A pending dataset and the URL its file goes to."""
     fmt = resolve_format(name, file_format, format_param)
     ds = datasets.create_dataset(
-        hub, caller, name=name, origin=origin, schema_type=schema_type,
+        hub,
+        caller,
+        name=name,
+        origin=origin,
+        schema_type=schema_type,
         column_mapping=column_mapping,
     )
     return ds, issue(hub, caller.account_id, ds.id, source_filename(name, fmt), base_url)
@@ -348,7 +363,13 @@ def complete_dataset_upload(
 
 
 def complete_upload_by_key(
-    hub: Hub, caller: Principal, *, key: str, name: str, file_format: str, size: int,
+    hub: Hub,
+    caller: Principal,
+    *,
+    key: str,
+    name: str,
+    file_format: str,
+    size: int,
     origin: str,
 ) -> Dataset:
     """Complete an initiated upload; its dataset appears only once the bytes check out."""
@@ -387,3 +408,34 @@ def delete_dataset(hub: Hub, account_id: str, dataset_id: str) -> None:
         )
     discard_uploads(hub, account_id, ds.id)
     datasets.delete_dataset(hub, account_id, ds.id)
+
+
+def sweep_expired(hub: Hub) -> int:
+    """Free the bytes of uploads whose URL expired before they were completed.
+
+    An initiated upload has no dataset yet and simply goes; a dataset still waiting for its
+    file is marked failed, so its owner sees why nothing arrived."""
+    now = utcnow()
+    with hub.db.session() as s:
+        stale = list(
+            s.scalars(
+                select(PresignedUpload).where(
+                    PresignedUpload.completed_at.is_(None), PresignedUpload.expires_at <= now
+                )
+            )
+        )
+    for upload in stale:
+        hub.blobs.delete(upload.blob_key)
+        with hub.db.session() as s:
+            s.execute(delete(PresignedUpload).where(PresignedUpload.id == upload.id))
+            if upload.dataset_id:
+                s.execute(
+                    update(Dataset)
+                    .where(Dataset.id == upload.dataset_id, Dataset.status == "pending")
+                    .values(
+                        status="failed",
+                        error="The upload URL expired before the upload was completed.",
+                        updated_at=now,
+                    )
+                )
+    return len(stale)
