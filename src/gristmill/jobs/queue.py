@@ -115,14 +115,31 @@ def heartbeat(
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def finish(hub: Hub, job_id: str, owner: str, result: dict[str, Any] | None) -> bool:
+def finish(
+    hub: Hub,
+    job_id: str,
+    owner: str,
+    result: dict[str, Any] | None,
+    *,
+    done: int | None = None,
+    total: int | None = None,
+) -> bool:
+    values: dict[str, Any] = {
+        "status": "succeeded",
+        "result": result,
+        "lease_expires_at": None,
+        "updated_at": utcnow(),
+    }
+    if done is not None:
+        values["progress_done"] = done
+        values["progress_total"] = total if total is not None else done
     with hub.db.session() as s:
-        done = s.execute(
+        done_ = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.lease_owner == owner, Job.status == "running")
-            .values(status="succeeded", result=result, lease_expires_at=None, updated_at=utcnow())
+            .values(**values)
         )
-        return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(done_.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def fail(hub: Hub, job: Job, owner: str, error: str, *, retryable: bool) -> str:

@@ -113,7 +113,7 @@ class Worker:
         finally:
             stop_beat.set()
             beat.join()
-        queue.finish(self.hub, job.id, self.owner, result)
+        queue.finish(self.hub, job.id, self.owner, result, done=ctx.done, total=ctx.total)
         log.info("job %s succeeded", job.id)
 
     def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,19 +36,75 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _columns(rows: list[Datapoint]) -> dict[str, list[Any]]:
+def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     cols: dict[str, list[Any]] = {
-        "id": [r.id for r in rows],
-        "kind": [r.kind for r in rows],
-        "function_name": [r.function_name for r in rows],
-        "name": [r.name for r in rows],
-        "source_line": [r.source_line for r in rows],
-        "is_custom": [r.is_custom for r in rows],
-        "created_at": [r.created_at for r in rows],
+        "id": [r["id"] for r in rows],
+        "kind": [r["kind"] for r in rows],
+        "function_name": [r.get("function_name") for r in rows],
+        "name": [r.get("name") for r in rows],
+        "source_line": [r.get("source_line") for r in rows],
+        "is_custom": [bool(r.get("is_custom")) for r in rows],
+        "created_at": [r["created_at"] for r in rows],
     }
     for f in JSON_FIELDS:
-        cols[f] = [_json(getattr(r, f)) for r in rows]
+        cols[f] = [_json(r.get(f)) for r in rows]
     return cols
+
+
+def _as_row(dp: Datapoint) -> dict[str, Any]:
+    return {
+        c: getattr(dp, c)
+        for c in (
+            "id",
+            "kind",
+            "function_name",
+            "name",
+            "source_line",
+            "is_custom",
+            "created_at",
+            *JSON_FIELDS,
+        )
+    }
+
+
+class SnapshotFile:
+    """A Parquet snapshot built batch by batch in a temp file, then published as a blob.
+
+    Ingest feeds it the same rows it inserts, so a snapshot never re-reads the database."""
+
+    def __init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory()
+        self.path = Path(self._tmp.name) / "snapshot.parquet"
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(
+            self.path, SCHEMA, compression="zstd"
+        )
+        self.rows = 0
+
+    def add(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        assert self._writer is not None
+        if rows:
+            self._writer.write_table(pa.Table.from_pydict(_columns(rows), schema=SCHEMA))
+            self.rows += len(rows)
+
+    def publish(self, hub: Hub, key: str) -> tuple[int, int]:
+        """Close the file and store it at `key`; returns (rows, bytes)."""
+        self._close_writer()
+        return self.rows, hub.blobs.put(key, _file_chunks(self.path))
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def close(self) -> None:
+        self._close_writer()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> SnapshotFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def iter_datapoints(hub: Hub, where: ColumnElement[bool]) -> Iterator[list[Datapoint]]:
@@ -71,16 +127,11 @@ def iter_datapoints(hub: Hub, where: ColumnElement[bool]) -> Iterator[list[Datap
 
 
 def write_snapshot(hub: Hub, key: str, where: ColumnElement[bool]) -> tuple[int, int]:
-    """Stream the matching rows into a Parquet blob; returns (rows, bytes)."""
-    count = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "snapshot.parquet"
-        with pq.ParquetWriter(path, SCHEMA, compression="zstd") as writer:
-            for rows in iter_datapoints(hub, where):
-                writer.write_table(pa.Table.from_pydict(_columns(rows), schema=SCHEMA))
-                count += len(rows)
-        size = hub.blobs.put(key, _file_chunks(path))
-    return count, size
+    """Stream the matching rows out of the database into a Parquet blob; (rows, bytes)."""
+    with SnapshotFile() as snap:
+        for rows in iter_datapoints(hub, where):
+            snap.add([_as_row(dp) for dp in rows])
+        return snap.publish(hub, key)
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
