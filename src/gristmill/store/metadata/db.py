@@ -32,8 +32,14 @@ def _json_dumps(value: Any) -> str:
 def make_engine(url: str) -> Engine:
     json_io: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if url.startswith("sqlite"):
+        # One pooled connection per server thread: overflow connections are closed on return
+        # and reopened (with their PRAGMAs) on the next request, which dominated point reads.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **json_io
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=48,
+            max_overflow=16,
+            **json_io,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
