@@ -39,11 +39,9 @@ class DeleteDatapointsResponse(BaseModel):
 
 
 class GetDatapointsResponse(BaseModel):
-    datapoints: list[dict[str, Any]]
+    """Documents the list/get reply; the routes encode it directly with orjson."""
 
-    @classmethod
-    def of(cls, found: list[Found]) -> GetDatapointsResponse:
-        return cls(datapoints=[datapoint(f) for f in found])
+    datapoints: list[dict[str, Any]]
 
 
 def datapoint(found: Found) -> dict[str, Any]:
