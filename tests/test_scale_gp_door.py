@@ -101,8 +101,7 @@ def test_generation_lifecycle(client: scale_gp.SGPClient, key: dict[str, str]) -
 
     items = wait_for_rows(client, created.id)
     assert [(i.input, i.output, i.schema_type) for i in items] == [
-        (f"Summarise ticket #{n}: printer offline again.", f"T{n}", "GENERATION")
-        for n in range(25)
+        (f"Summarise ticket #{n}: printer offline again.", f"T{n}", "GENERATION") for n in range(25)
     ]
     assert client.training_datasets.retrieve(created.id) == created
     assert created.id in [d.id for d in client.training_datasets.list()]

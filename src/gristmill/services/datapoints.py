@@ -37,6 +37,7 @@ ID_BATCH = 1000  # ids per IN (...) list: well inside SQLite's bound-parameter l
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
+
 @dataclass(frozen=True)
 class NewDatapoint:
     kind: str  # chat | json

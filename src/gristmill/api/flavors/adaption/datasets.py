@@ -98,7 +98,11 @@ def list_datasets(
     if status in NEVER_MADE_STATUSES or type in TYPES_NEVER_MADE:
         return DatasetPage(datasets=[], next_cursor=None)
     rows, next_cursor = dataset_service.list_datasets_cursor(
-        hub, caller.account_id, filters, cursor=cursor or None, limit=size,
+        hub,
+        caller.account_id,
+        filters,
+        cursor=cursor or None,
+        limit=size,
         sort=sort_key(sort, sort_direction),
     )
     return DatasetPage(datasets=[DatasetListItem.of(d) for d in rows], next_cursor=next_cursor)
@@ -149,7 +153,10 @@ def list_row_errors(
     if after < 0:
         raise InvalidRequest(f"Invalid cursor {cursor!r}.", param="cursor")
     rows, more = dataset_service.list_row_errors(
-        hub, caller.account_id, dataset_id, after_line=after,
+        hub,
+        caller.account_id,
+        dataset_id,
+        after_line=after,
         limit=whole_number(limit, "limit", 100),
     )
     return RowErrorPage(

@@ -36,8 +36,13 @@ def initiate(body: InitiateBody, request: Request, hub: HubDep, caller: Caller) 
 @router.post("/upload/complete", response_model=CompleteResponse)
 def complete(body: CompleteBody, hub: HubDep, caller: Caller) -> CompleteResponse:
     ds = presigned.complete_upload_by_key(
-        hub, caller, key=body.s3_key, name=body.name, file_format=body.file_format,
-        size=body.file_size_bytes, origin=ORIGIN,
+        hub,
+        caller,
+        key=body.s3_key,
+        name=body.name,
+        file_format=body.file_format,
+        size=body.file_size_bytes,
+        origin=ORIGIN,
     )
     return CompleteResponse(dataset_id=ds.id, status=ds.status)
 

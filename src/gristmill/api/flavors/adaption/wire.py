@@ -48,7 +48,8 @@ class SourceIn(BaseModel):
             raise InvalidRequest(
                 "Importing from a URL is not available in Gristmill (it has no outside network "
                 "access): upload the file instead, with source.name and source.file_format.",
-                param="source.url", code="unsupported_source",
+                param="source.url",
+                code="unsupported_source",
             )
         if not self.name or not self.name.strip():
             raise InvalidRequest("source.name is required for a file upload.", param="source.name")

@@ -15,9 +15,7 @@ def check_account(caller: Principal, account_id: str | None, param: str) -> None
     """A key acts in its own account only; naming another one is refused, whether it exists
     or not, so the answer says nothing about other accounts."""
     if account_id is not None and account_id != caller.account_id:
-        raise Forbidden(
-            f"{param} {account_id!r} is not the account of this API key.", param=param
-        )
+        raise Forbidden(f"{param} {account_id!r} is not the account of this API key.", param=param)
 
 
 def scale_principal(request: Request) -> Principal:

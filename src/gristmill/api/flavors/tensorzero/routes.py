@@ -69,9 +69,7 @@ async def list_datapoints(
 
 
 @router.post("/get_datapoints", response_model=GetDatapointsResponse)
-async def get_datapoints_anywhere(
-    request: Request, hub: HubDep, caller: Caller
-) -> Response:
+async def get_datapoints_anywhere(request: Request, hub: HubDep, caller: Caller) -> Response:
     ids = body_list(await read_json(request), "ids")
     return await _views(datapoints.get_datapoints, hub, caller.account_id, ids)
 
