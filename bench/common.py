@@ -1,28 +1,38 @@
 """Shared parts of the benchmark scripts: chat JSONL generation, /proc sampling of a process's
 memory and CPU, request phase timing, starting a real `gristmill serve` / `gristmill worker`
-on SQLite + local blobs, and number formatting.
+on SQLite + local blobs, stopping what a run started (also on SIGTERM / SIGINT), `py-spy`
+recordings and their stacks, progress notes and number formatting.
 
 The scripts put the repository root on `sys.path` and import this as `bench.common`.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import random
+import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Protocol
 
 import httpx
 from tests.support import GRISTMILL, LiveServer, start_server
 
 MB = 1024 * 1024
 SAMPLE_SECONDS = 0.05
+PROFILE_RATE = 100  # py-spy samples per second
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # --------------------------------------------------------------------------- data generation
@@ -339,6 +349,137 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def stop_all(*procs: Stoppable | None) -> None:
+    """Stops each of `procs` that was started (not None), in the order given; stopping one
+    that has already stopped does nothing."""
+    for proc in procs:
+        if proc is not None:
+            proc.stop()
+
+
+@contextmanager
+def interrupts_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit and SIGINT KeyboardInterrupt (even when the shell started
+    this in the background with SIGINT ignored), so `finally` blocks stop the processes and
+    drop the temp dir."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    old_term = signal.signal(signal.SIGTERM, on_term)
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def note(args: argparse.Namespace, message: str) -> None:
+    """A progress note on stderr when the script runs with `--progress`."""
+    if args.progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+class PySpy:
+    """`py-spy record` attached to a running process; raw (collapsed) stacks, without line
+    numbers. Open-ended unless `seconds` is given (`--duration`). `idle` includes idle stacks
+    (time spent waiting on the disk, like SQLite commits and fsync, is seen too), `gil` keeps
+    only the thread holding the GIL (where the Python CPU goes; C code that released the GIL,
+    like SQLite's, is not there), `nonblocking` samples without pausing the process.
+
+    `stop` ends an open-ended recording with SIGINT, which makes py-spy write its output; a
+    recording with a duration is only stopped early when a run is cut short, so it is
+    terminated. `wait` waits for a recording with a duration to end by itself."""
+
+    def __init__(
+        self,
+        pid: int,
+        out: Path,
+        seconds: float | None = None,
+        *,
+        idle: bool = False,
+        gil: bool = False,
+        nonblocking: bool = False,
+        rate: int = PROFILE_RATE,
+    ):
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        self.out = out
+        self.rate = rate
+        self.seconds = seconds
+        self.log_path = out.with_suffix(".log")
+        command = [exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
+        command += ["--rate", str(rate)]
+        if seconds is not None:
+            command += ["--duration", str(max(1, round(seconds)))]
+        command += [*(["--idle"] if idle else []), "--nolineno"]
+        command += [*(["--nonblocking"] if nonblocking else []), *(["--gil"] if gil else [])]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+    def _interrupt(self, timeout: float) -> None:
+        """SIGINT (py-spy writes its output), then SIGTERM/SIGKILL after `timeout` seconds."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                stop_process(self.proc)
+
+    def wait(self, timeout: float) -> None:
+        """Waits for the recording to end; past `timeout` seconds, interrupts it."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._interrupt(30)
+
+    def stop(self) -> None:
+        if self.seconds is None:
+            self._interrupt(60)
+        else:
+            stop_process(self.proc, timeout=5.0)
+
+    def stacks(self) -> Counter[tuple[str, ...]]:
+        """Sample counts per stack, outermost frame first, each frame `func (file)`."""
+        out: Counter[tuple[str, ...]] = Counter()
+        if not self.out.exists():
+            return out
+        for line in self.out.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                out[tuple(stack.split(";"))] += int(count)
+        return out
+
+
+def frame_name(frame: str) -> str:
+    """`Session.commit (sqlalchemy/orm/session.py)` → `Session.commit`."""
+    return frame.split(" (", 1)[0]
+
+
+def frame_func(frame: str) -> str:
+    """`Session.commit (sqlalchemy/orm/session.py)` → `commit`."""
+    return frame_name(frame).rsplit(".", 1)[-1]
+
+
+def frame_file(frame: str) -> str:
+    """`Session.commit (sqlalchemy/orm/session.py)` → `sqlalchemy/orm/session.py`."""
+    return frame.split(" (", 1)[1].rstrip(")") if " (" in frame else ""
+
+
+def parked(stack: tuple[str, ...]) -> bool:
+    """A thread parked on a condition (an idle threadpool worker, the job worker's poll, the
+    upload sweeper): py-spy counts these as active, but they use no CPU."""
+    leaf = stack[-1]
+    return frame_name(leaf).endswith("Condition.wait") and frame_file(leaf) == "threading.py"
 
 
 # --------------------------------------------------------------------------- formatting

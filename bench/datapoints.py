@@ -36,7 +36,6 @@ import queue
 import random
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -45,10 +44,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,9 +56,17 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 from bench.common import (  # noqa: E402
     MB,
+    PROFILE_RATE,
+    PySpy,
     cpu_seconds,
+    frame_file,
+    frame_name,
     generate_jsonl,
+    interrupts_exit,
+    note,
+    parked,
     start_local_server,
+    stop_all,
     stop_process,
     verdict,
 )
@@ -73,7 +78,6 @@ REF_DB = "ref"  # the Datasette database name is the file's stem
 PAGE = 100
 LIST_WINDOW = 10_000  # random list offsets (and _next keys) in the first rows
 GET_SAMPLE = 20_000  # random ids sampled for gets
-PROFILE_RATE = 100
 REQUEST_TIMEOUT = 300.0
 JSON = {"content-type": "application/json"}
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -431,66 +435,6 @@ def datasette_target(ds: Datasette, ids: list[str], first: list[str]) -> Target:
 # --------------------------------------------------------------------------- profile
 
 
-class PySpy:
-    """`py-spy record` attached to a running process for a fixed duration, without pausing it;
-    raw (collapsed) stacks of the active threads, or with `gil` of the thread holding the GIL
-    only (where the Python CPU goes; C code that released the GIL, like SQLite's, is not
-    there)."""
-
-    def __init__(
-        self, pid: int, out: Path, seconds: float, *, gil: bool = False, rate: int = PROFILE_RATE
-    ):
-        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        self.out = out
-        self.rate = rate
-        self.log_path = out.with_suffix(".log")
-        command = [exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
-        command += ["--rate", str(rate), "--duration", str(max(1, round(seconds)))]
-        command += ["--nolineno", "--nonblocking", *(["--gil"] if gil else [])]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait(self, timeout: float) -> None:
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                stop_process(self.proc)
-
-    def stop(self) -> None:
-        stop_process(self.proc, timeout=5.0)
-
-    def stacks(self) -> Counter[tuple[str, ...]]:
-        """Sample counts per stack, outermost frame first, each frame `func (file)`."""
-        out: Counter[tuple[str, ...]] = Counter()
-        if not self.out.exists():
-            return out
-        for line in self.out.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                out[tuple(stack.split(";"))] += int(count)
-        return out
-
-
-def _short(frame: str) -> str:
-    """`Session.commit (sqlalchemy/orm/session.py)` → `Session.commit`."""
-    return frame.split(" (", 1)[0]
-
-
-def _file(frame: str) -> str:
-    return frame.split(" (", 1)[1].rstrip(")") if " (" in frame else ""
-
-
-def _idle(stack: tuple[str, ...]) -> bool:
-    """A thread parked on a condition (an idle threadpool worker, the job worker's poll, the
-    upload sweeper): py-spy counts these as active, but they use no CPU."""
-    leaf = stack[-1]
-    return _short(leaf).endswith("Condition.wait") and _file(leaf) == "threading.py"
-
-
 # Which step of a request a sample belongs to: the first rule with a frame on the stack wins
 # (so the SQL of the key lookup counts as auth); a rule is (label, frames), a frame being
 # "function name" or "function name@path fragment".
@@ -548,7 +492,7 @@ _WORK: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
 
 
 def _step(stack: tuple[str, ...]) -> str:
-    frames = [(_short(f), _file(f)) for f in stack]
+    frames = [(frame_name(f), frame_file(f)) for f in stack]
     for label, rules in _STEPS:
         for rule in rules:
             name, _, where = rule.partition("@")
@@ -558,11 +502,11 @@ def _step(stack: tuple[str, ...]) -> str:
 
 
 def _work(stack: tuple[str, ...]) -> str:
-    leaf_name, leaf_file = _short(stack[-1]), _file(stack[-1])
-    names = {_short(f) for f in stack}
+    leaf_name, leaf_file = frame_name(stack[-1]), frame_file(stack[-1])
+    names = {frame_name(f) for f in stack}
     for i, (label, funcs, paths) in enumerate(_WORK):
         if i < 2:
-            if funcs & names or any(p in _file(f) for p in paths for f in stack):
+            if funcs & names or any(p in frame_file(f) for p in paths for f in stack):
                 return label
         elif leaf_name in funcs or any(p in leaf_file for p in paths):
             return label
@@ -588,13 +532,13 @@ def analyse(stacks: Counter[tuple[str, ...]], rate: int, seconds: float, cpu: fl
     and by frame anywhere on the stack (inclusive time); parked threads are only counted."""
     prof = Profile(rate=rate, seconds=seconds, cpu=cpu)
     for stack, count in stacks.items():
-        if _idle(stack):
+        if parked(stack):
             prof.idle += count
             continue
         prof.samples += count
         step = _step(stack)
         prof.steps[step] += count
-        prof.step_leaves.setdefault(step, Counter())[_short(stack[-1])] += count
+        prof.step_leaves.setdefault(step, Counter())[frame_name(stack[-1])] += count
         prof.work[_work(stack)] += count
         prof.leaves[stack[-1]] += count
         for frame in set(stack):
@@ -657,34 +601,7 @@ class Processes:
     spies: list[PySpy] = field(default_factory=list)
 
     def stop(self) -> None:
-        for spy in self.spies:
-            spy.stop()
-        if self.datasette is not None:
-            self.datasette.stop()
-        if self.server is not None:
-            self.server.stop()
-
-
-@contextmanager
-def interrupts_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit and SIGINT KeyboardInterrupt, so `finally` blocks stop the
-    processes and drop the temp dir."""
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    old_term = signal.signal(signal.SIGTERM, on_term)
-    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
-
-
-def note(args: argparse.Namespace, message: str) -> None:
-    if args.progress:
-        print(message, file=sys.stderr, flush=True)
+        stop_all(*self.spies, self.datasette, self.server)
 
 
 def datasette_version() -> str:
@@ -751,8 +668,14 @@ def profile_reads(
         note(args, f"profiling gristmill {op} for {args.profile_seconds:g} s")
         seconds = args.profile_seconds
         spies = [
-            PySpy(server.proc.pid, work / f"profile-{op}-busy.txt", seconds),
-            PySpy(server.proc.pid, work / f"profile-{op}-gil.txt", seconds, gil=True),
+            PySpy(server.proc.pid, work / f"profile-{op}-busy.txt", seconds, nonblocking=True),
+            PySpy(
+                server.proc.pid,
+                work / f"profile-{op}-gil.txt",
+                seconds,
+                gil=True,
+                nonblocking=True,
+            ),
         ]
         procs.spies = spies
         time.sleep(0.5)  # let py-spy attach first

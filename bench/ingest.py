@@ -26,18 +26,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,24 +44,29 @@ import adaption  # noqa: E402
 import httpx  # noqa: E402
 from bench.common import (  # noqa: E402
     MB,
+    PROFILE_RATE,
     Generated,
     PhaseTimer,
+    PySpy,
     RssSampler,
     WorkerProcess,
     cpu_seconds,
+    frame_func,
+    frame_name,
     generate_jsonl,
+    interrupts_exit,
     mbps,
+    note,
     start_local_server,
     start_worker,
     status_kb,
-    stop_process,
+    stop_all,
     verdict,
 )
 from tests.support import LiveServer  # noqa: E402
 
 RSS_TARGET_MB = 500.0
 POLL_SECONDS = 0.25
-PROFILE_RATE = 100  # py-spy samples per second
 REFERENCES = (
     ("duckdb", "DuckDB COPY read_json → parquet"),
     ("datasets", "datasets.load_dataset('json')"),
@@ -203,46 +204,6 @@ def run_reference(name: str, label: str, file: Path, work: Path) -> Reference:
 # --------------------------------------------------------------------------- profile
 
 
-class PySpy:
-    """`py-spy record` attached to a running process, stopped with SIGINT (which makes it
-    write its output). Raw (collapsed) stacks; idle stacks included, so that time spent
-    waiting on the disk (SQLite commits, fsync) is seen too."""
-
-    def __init__(self, pid: int, out: Path, rate: int = PROFILE_RATE):
-        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        self.out = out
-        self.rate = rate
-        self.log_path = out.with_suffix(".log")
-        command = [exe, "record", "--pid", str(pid), "--format", "raw", "--output", str(out)]
-        command += ["--rate", str(rate), "--idle", "--nolineno"]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                stop_process(self.proc)
-
-    def stacks(self) -> Counter[tuple[str, ...]]:
-        """Sample counts per stack, outermost frame first, each frame `func (file)`."""
-        out: Counter[tuple[str, ...]] = Counter()
-        if not self.out.exists():
-            return out
-        for line in self.out.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if stack and count.isdigit():
-                out[tuple(stack.split(";"))] += int(count)
-        return out
-
-
-def _func(frame: str) -> str:
-    """`Session.commit (sqlalchemy/orm/session.py)` → `commit`."""
-    return frame.split(" (", 1)[0].rsplit(".", 1)[-1]
-
-
 # Where a sample of the ingest job goes: the first rule whose function is on the stack wins.
 _CATEGORIES: tuple[tuple[str, frozenset[str]], ...] = (
     ("count lines for progress total (estimate_total)", frozenset({"estimate_total"})),
@@ -278,7 +239,7 @@ def analyse(stacks: Counter[tuple[str, ...]], rate: int) -> Profile:
     by leaf frame (self time) and by frame anywhere on the stack (inclusive time)."""
     prof = Profile(rate=rate)
     for stack, count in stacks.items():
-        names = [_func(f) for f in stack]
+        names = [frame_func(f) for f in stack]
         if "run_ingest" not in names:
             continue  # the idle poll loop, the heartbeat thread
         prof.samples += count
@@ -294,19 +255,14 @@ def analyse(stacks: Counter[tuple[str, ...]], rate: int) -> Profile:
     return prof
 
 
-def _short(frame: str) -> str:
-    """`Session.commit (sqlalchemy/orm/session.py)` → `Session.commit`."""
-    return frame.split(" (", 1)[0]
-
-
 def _leaf(stack: tuple[str, ...], names: list[str]) -> str:
     """The innermost frame, or `import <package>` when the sample is inside an import."""
     if "_find_and_load" in names:
         start = names.index("_find_and_load")
-        module = next((f for f in stack[start:] if _func(f) == "<module>"), None)
+        module = next((f for f in stack[start:] if frame_func(f) == "<module>"), None)
         if module is not None:
             return "import " + module.split(" (", 1)[1].split("/", 1)[0].rstrip(")")
-    return _short(stack[-1])
+    return frame_name(stack[-1])
 
 
 def print_profile(prof: Profile, top: int = 12, per_category: int = 3) -> None:
@@ -343,35 +299,7 @@ class Processes:
     spy: PySpy | None = None
 
     def stop(self) -> None:
-        if self.spy is not None:
-            self.spy.stop()
-        if self.worker is not None:
-            self.worker.stop()
-        if self.server is not None:
-            self.server.stop()
-
-
-@contextmanager
-def interrupts_exit() -> Iterator[None]:
-    """SIGTERM raises SystemExit and SIGINT KeyboardInterrupt (even when the shell started
-    this in the background with SIGINT ignored), so `finally` blocks stop the processes and
-    drop the temp dir."""
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    old_term = signal.signal(signal.SIGTERM, on_term)
-    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        signal.signal(signal.SIGINT, old_int)
-
-
-def note(args: argparse.Namespace, message: str) -> None:
-    if args.progress:
-        print(message, file=sys.stderr, flush=True)
+        stop_all(self.spy, self.worker, self.server)
 
 
 def line(label: str, text: str) -> None:
@@ -421,7 +349,7 @@ def ingest_with_gristmill(
         http_client=adaption.DefaultHttpxClient(event_hooks=hooks),
     )
     if args.profile:
-        procs.spy = PySpy(worker.pid, work / "worker-profile.txt")
+        procs.spy = PySpy(worker.pid, work / "worker-profile.txt", idle=True)
         time.sleep(0.5)  # let py-spy attach before the clock starts
     os.sync()  # no dirty pages left from writing the file
     cpu0 = {role: cpu_seconds(pid) for role, pid in pids.items()}

@@ -10,10 +10,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
+
+from tests.stub_openai_upstream import StubServer, gateway_env
 
 REPO = Path(__file__).resolve().parent.parent
 GRISTMILL = [sys.executable, "-m", "gristmill.cli.main"]
@@ -280,3 +284,18 @@ def stored_blobs(server: LiveServer) -> set[str]:
         return keys
     root = server.data_dir / "blobs"
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def gateway_server(
+    prefix: str,
+    backend: Backend,
+    stub: StubServer,
+    tmp_path_factory: pytest.TempPathFactory,
+    timeout: float = 1.0,
+) -> Iterator[LiveServer]:
+    """A live server whose `openai` upstream is the stub; for a module-scoped `live` fixture."""
+    server = start_server(
+        tmp_path_factory.mktemp(f"{prefix}-{backend.name}"), backend.env, gateway_env(stub, timeout)
+    )
+    yield server
+    server.stop()

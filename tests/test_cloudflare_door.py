@@ -12,8 +12,8 @@ import pytest
 from cloudflare import AuthenticationError, BadRequestError, Cloudflare, ConflictError
 from cloudflare import NotFoundError as CFNotFound
 
-from tests.stub_openai_upstream import StubServer, gateway_env
-from tests.support import Backend, LiveServer, start_server
+from tests.stub_openai_upstream import StubServer
+from tests.support import Backend, LiveServer, gateway_server
 from tests.test_gateway import Caller, _ask, _entry
 
 
@@ -27,11 +27,7 @@ def stub() -> Iterator[StubServer]:
 def live(
     backend: Backend, stub: StubServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path_factory.mktemp(f"cf-{backend.name}"), backend.env, gateway_env(stub)
-    )
-    yield server
-    server.stop()
+    yield from gateway_server("cf", backend, stub, tmp_path_factory)
 
 
 GATEWAY_SETTINGS: dict[str, Any] = dict(

@@ -16,8 +16,8 @@ from cloudflare import Cloudflare
 from cloudflare import NotFoundError as CFNotFound
 
 from gristmill.services.pricing import cost_of
-from tests.stub_openai_upstream import StubServer, gateway_env
-from tests.support import Backend, LiveServer, start_server
+from tests.stub_openai_upstream import StubServer
+from tests.support import Backend, LiveServer, gateway_server
 
 TIMEOUT = 1.0
 
@@ -32,11 +32,7 @@ def stub() -> Iterator[StubServer]:
 def live(
     backend: Backend, stub: StubServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    server = start_server(
-        tmp_path_factory.mktemp(f"gateway-{backend.name}"), backend.env, gateway_env(stub, TIMEOUT)
-    )
-    yield server
-    server.stop()
+    yield from gateway_server("gateway", backend, stub, tmp_path_factory, TIMEOUT)
 
 
 class Caller:

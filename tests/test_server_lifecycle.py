@@ -108,7 +108,9 @@ def test_expired_uploads_are_cleaned_up(fast_expiry_server: LiveServer) -> None:
         )
         part = client.uploads.parts.create(up.id, data=b"abc")
         assert len(stored_blobs(server)) == len(before) + 1
-        time.sleep(3.5)
+        deadline = time.monotonic() + 15  # expiry is 2 s, the sweep every 0.5 s
+        while stored_blobs(server) != before and time.monotonic() < deadline:
+            time.sleep(0.25)
         assert stored_blobs(server) == before  # the sweeper freed the part
         with pytest.raises(openai.BadRequestError) as err:
             client.uploads.complete(up.id, part_ids=[part.id])

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import zstandard
 
+from gristmill.ingest import Datapoint, IngestReader, RowError
+
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
@@ -289,3 +291,14 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     path = tmp_path / name
     path.write_bytes(data)
     return path
+
+
+def ingest(reader: IngestReader) -> tuple[list[Datapoint], list[RowError]]:
+    """Read everything: all good rows and all per-row errors, in order."""
+    rows: list[Datapoint] = []
+    errors: list[RowError] = []
+    with reader:
+        for batch in reader:
+            rows.extend(batch.rows)
+            errors.extend(batch.errors)
+    return rows, errors

@@ -12,21 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from gristmill.ingest import Batch, Datapoint, IngestReader, RowError, iter_batches
-from tests.ingest.samples import SAMPLES, WRITERS, compress, jsonl_bytes, write
+from tests.ingest.samples import SAMPLES, WRITERS, compress, ingest, jsonl_bytes, write
 
 FORMATS = ["jsonl", "json", "csv", "parquet"]
 KINDS = list(SAMPLES)
 EXT = {"gzip": ".gz", "zstd": ".zst"}
-
-
-def ingest(reader: IngestReader) -> tuple[list[Datapoint], list[RowError]]:
-    rows: list[Datapoint] = []
-    errors: list[RowError] = []
-    with reader:
-        for batch in reader:
-            rows.extend(batch.rows)
-            errors.extend(batch.errors)
-    return rows, errors
 
 
 def expected(kind: str) -> list[Datapoint]:

@@ -8,18 +8,16 @@ from typing import Any
 
 import pytest
 
-from gristmill.ingest import Datapoint, IngestReader, RowError
-from tests.ingest.samples import CHAT, PERSON_SCHEMA, SAMPLES, csv_bytes, jsonl_bytes, write
-
-
-def ingest(reader: IngestReader) -> tuple[list[Datapoint], list[RowError]]:
-    rows: list[Datapoint] = []
-    errors: list[RowError] = []
-    with reader:
-        for batch in reader:
-            rows.extend(batch.rows)
-            errors.extend(batch.errors)
-    return rows, errors
+from gristmill.ingest import IngestReader, RowError
+from tests.ingest.samples import (
+    CHAT,
+    PERSON_SCHEMA,
+    SAMPLES,
+    csv_bytes,
+    ingest,
+    jsonl_bytes,
+    write,
+)
 
 
 def codes(errors: list[RowError]) -> dict[int, list[str]]:

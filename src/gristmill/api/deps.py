@@ -36,6 +36,23 @@ def reject_oversized(request: Request, limit: int, what: str) -> None:
         raise PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes.")
 
 
+async def read_capped(request: Request, limit: int, too_large: str) -> bytes:
+    """The whole body, refused with a 413 (`too_large`) as soon as it passes `limit` bytes:
+    a chunked body declares no length up front, so the declared length is not enough."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(too_large)
+    return bytes(body)
+
+
+async def read_body(request: Request, limit: int, what: str = "The request") -> bytes:
+    """Read a whole request body, refusing it with a 413 as soon as it passes a limit."""
+    reject_oversized(request, limit, what)
+    return await read_capped(request, limit, f"{what} is larger than the limit of {limit} bytes.")
+
+
 async def read_form(request: Request) -> FormData:
     """Parse multipart: file parts spool to disk past 1 MiB, so memory stays flat."""
     try:

@@ -106,13 +106,7 @@ def heartbeat(
         values["progress_done"] = done
     if total is not None:
         values["progress_total"] = total
-    with hub.db.session() as s:
-        result = s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == owner, Job.status == "running")
-            .values(**values)
-        )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return _update_running(hub, job_id, owner, values)
 
 
 def finish(
@@ -133,13 +127,18 @@ def finish(
     if done is not None:
         values["progress_done"] = done
         values["progress_total"] = total if total is not None else done
+    return _update_running(hub, job_id, owner, values)
+
+
+def _update_running(hub: Hub, job_id: str, owner: str, values: dict[str, Any]) -> bool:
+    """Update a running job this owner still holds; False when the lease was lost."""
     with hub.db.session() as s:
-        done_ = s.execute(
+        result = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.lease_owner == owner, Job.status == "running")
             .values(**values)
         )
-        return bool(done_.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def fail(hub: Hub, job: Job, owner: str, error: str, *, retryable: bool) -> str:

@@ -15,6 +15,7 @@ from gristmill.jobs import queue
 from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.streams import store_stream
+from gristmill.services.versions import iter_datapoints
 from gristmill.store.metadata.models import (
     Datapoint,
     Dataset,
@@ -413,24 +414,7 @@ def iter_ingested_datapoints(
 
 
 def _datapoint_pages(hub: Hub, dataset_id: str, page_size: int) -> Iterator[Datapoint]:
-    # Keyset on the id: ids are UUIDv7 written in file order by one ingest attempt, so id
-    # order is source order, and each page is an index range scan however deep it goes.
-    after = ""
-    while True:
-        with hub.db.session() as s:
-            rows = list(
-                s.scalars(
-                    select(Datapoint)
-                    .where(
-                        Datapoint.dataset_id == dataset_id,
-                        Datapoint.staled_at.is_(None),
-                        Datapoint.id > after,
-                    )
-                    .order_by(Datapoint.id)
-                    .limit(page_size)
-                )
-            )
+    # Ids are UUIDv7 written in file order by one ingest attempt, so id order is source order.
+    where = and_(Datapoint.dataset_id == dataset_id, Datapoint.staled_at.is_(None))
+    for rows in iter_datapoints(hub, where, page_size):
         yield from rows
-        if len(rows) < page_size:
-            return
-        after = rows[-1].id

@@ -107,8 +107,11 @@ class SnapshotFile:
         self.close()
 
 
-def iter_datapoints(hub: Hub, where: ColumnElement[bool]) -> Iterator[list[Datapoint]]:
-    """Keyset-paged reads by id (UUIDv7, so in the order rows were written)."""
+def iter_datapoints(
+    hub: Hub, where: ColumnElement[bool], page_size: int = BATCH
+) -> Iterator[list[Datapoint]]:
+    """Keyset-paged reads by id (UUIDv7, so in the order rows were written): each page is
+    an index range scan however deep it goes, in its own short session."""
     last = ""
     while True:
         with hub.db.session() as s:
@@ -117,12 +120,13 @@ def iter_datapoints(hub: Hub, where: ColumnElement[bool]) -> Iterator[list[Datap
                     select(Datapoint)
                     .where(where, Datapoint.id > last)
                     .order_by(Datapoint.id)
-                    .limit(BATCH)
+                    .limit(page_size)
                 )
             )
-        if not rows:
+        if rows:
+            yield rows
+        if len(rows) < page_size:
             return
-        yield rows
         last = rows[-1].id
 
 

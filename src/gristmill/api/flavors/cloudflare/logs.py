@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from gristmill.api.deps import HubDep
 from gristmill.api.flavors.cloudflare.auth import Caller
 from gristmill.api.flavors.cloudflare.wire import Envelope, LogDetail, LogOut, ok, page_info
+from gristmill.api.wire_common import log_edits
 from gristmill.services import logs as log_service
 from gristmill.services.log_queries import parse_log_query
 
@@ -58,7 +59,7 @@ def edit_log(
         caller.account_id,
         gateway_id,
         log_id,
-        **{k: body[k] for k in ("feedback", "score", "metadata") if k in body},
+        **log_edits(body),
     )
     return ok(LogOut.of(row))
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
-from gristmill.api.deps import HubDep
+from gristmill.api.deps import HubDep, read_body
 from gristmill.api.envelopes import Doors
-from gristmill.api.flavors.gateway.bodies import read_body
 from gristmill.api.flavors.openai.auth import Caller
 from gristmill.api.flavors.openai.wire import render_error
 from gristmill.services.errors import NotFound

@@ -10,10 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from gristmill.api.deps import HubDep
-from gristmill.api.flavors.gateway.bodies import read_body
+from gristmill.api.deps import HubDep, read_body
 from gristmill.api.flavors.native.auth import Caller
 from gristmill.api.flavors.native.wire import LogBatch, LogIds, LogObject
+from gristmill.api.wire_common import log_edits
 from gristmill.services import logs as log_service
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 
@@ -57,5 +57,5 @@ def set_feedback(
     log_id: str, hub: HubDep, caller: Caller, body: dict[str, Any] = Body(...)
 ) -> LogObject:
     """Any of feedback (-1, 0, 1), score and metadata; null clears one."""
-    changes = {k: body[k] for k in ("feedback", "score", "metadata") if k in body}
+    changes = log_edits(body)
     return LogObject.of(log_service.edit_log(hub, caller.account_id, None, log_id, **changes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -9,6 +10,11 @@ from pydantic import BaseModel, Field
 from gristmill.api.envelopes import Problem
 from gristmill.services.uploads import UploadView
 from gristmill.store.metadata.models import File, UploadPart
+
+
+def _unix(at: datetime) -> int:
+    """OpenAI's timestamps are whole Unix seconds."""
+    return int(at.timestamp())
 
 
 class FileObject(BaseModel):
@@ -27,8 +33,8 @@ class FileObject(BaseModel):
         return cls(
             id=f.id,
             bytes=f.bytes,
-            created_at=int(f.created_at.timestamp()),
-            expires_at=int(f.expires_at.timestamp()) if f.expires_at else None,
+            created_at=_unix(f.created_at),
+            expires_at=_unix(f.expires_at) if f.expires_at else None,
             filename=f.filename,
             purpose=f.purpose,
             status=f.status,
@@ -85,8 +91,8 @@ class UploadObject(BaseModel):
         return cls(
             id=u.id,
             bytes=u.bytes,
-            created_at=int(u.created_at.timestamp()),
-            expires_at=int(u.expires_at.timestamp()),
+            created_at=_unix(u.created_at),
+            expires_at=_unix(u.expires_at),
             filename=u.filename,
             purpose=u.purpose,
             status=v.status,
@@ -102,7 +108,7 @@ class UploadPartObject(BaseModel):
 
     @classmethod
     def of(cls, p: UploadPart) -> UploadPartObject:
-        return cls(id=p.id, created_at=int(p.created_at.timestamp()), upload_id=p.upload_id)
+        return cls(id=p.id, created_at=_unix(p.created_at), upload_id=p.upload_id)
 
 
 _TYPES = {401: "invalid_request_error", 403: "invalid_request_error", 404: "invalid_request_error"}

@@ -15,6 +15,7 @@ import orjson
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from gristmill.api.deps import read_capped
 from gristmill.services.datapoints import MAX_PER_REQUEST, check_count
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 
@@ -30,14 +31,7 @@ async def read_json(request: Request) -> Any:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise PayloadTooLarge(_TOO_LARGE)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLarge(_TOO_LARGE)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    body = await read_capped(request, MAX_BODY_BYTES, _TOO_LARGE)
     if not body.strip():
         return {}
     try:
