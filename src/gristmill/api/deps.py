@@ -1,13 +1,18 @@
-"""Shared request dependencies: the Hub, and request-body streaming helpers."""
+"""Shared request dependencies: the Hub, the caller, and request-body streaming helpers.
+
+Dependencies are `async def` where they do no blocking work: FastAPI runs a plain `def`
+dependency in the threadpool, and each hand-off costs more than a whole cached key check."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from gristmill.hub import Hub
+from gristmill.services.accounts import Principal, authenticate, recently_authenticated
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 
 CHUNK = 1024 * 1024
@@ -18,7 +23,11 @@ def get_hub(request: Request) -> Hub:
     return hub
 
 
-HubDep = Annotated[Hub, Depends(get_hub)]
+async def _hub(request: Request) -> Hub:
+    return get_hub(request)
+
+
+HubDep = Annotated[Hub, Depends(_hub)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -27,6 +36,19 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+async def authenticated(request: Request, api_key: str | None) -> Principal:
+    """The caller: a key checked within the last few seconds is trusted without a lookup;
+    otherwise it is looked up in a worker thread."""
+    hub = get_hub(request)
+    cached = recently_authenticated(hub, api_key)
+    return cached if cached is not None else await run_in_threadpool(authenticate, hub, api_key)
+
+
+async def bearer_principal(request: Request) -> Principal:
+    """The caller of a door that takes `Authorization: Bearer <key>`."""
+    return await authenticated(request, bearer_token(request))
 
 
 def reject_oversized(request: Request, limit: int, what: str) -> None:

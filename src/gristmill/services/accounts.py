@@ -99,23 +99,41 @@ def store_is_empty(hub: Hub) -> bool:
         return (s.scalar(select(func.count()).select_from(Account)) or 0) == 0
 
 
+def recently_authenticated(hub: Hub, api_key: str | None) -> Principal | None:
+    """The caller, if this key passed `authenticate` within `auth_cache_seconds`: no lookup."""
+    if not api_key:
+        return None
+    principal: Principal | None = hub.principals.get(hash_key(api_key))
+    return principal
+
+
 def authenticate(hub: Hub, api_key: str | None) -> Principal:
     if not api_key:
         raise Unauthenticated("Missing API key: send it in this API's authentication header.")
-    with hub.db.session() as s:
-        row = s.execute(
-            select(ApiKey, Identity.kind)
+    key_hash = hash_key(api_key)
+    principal: Principal | None = hub.principals.get(key_hash)
+    if principal is not None:
+        return principal
+    with hub.db.reading() as conn:
+        row = conn.execute(
+            select(
+                ApiKey.id, ApiKey.account_id, ApiKey.identity_id, ApiKey.revoked_at, Identity.kind
+            )
             .join(Identity, Identity.id == ApiKey.identity_id)
-            .where(ApiKey.key_hash == hash_key(api_key))
+            .where(ApiKey.key_hash == key_hash)
         ).first()
     if row is None:
         raise Unauthenticated("Incorrect API key provided.")
-    key, kind = row
-    if key.revoked_at is not None:
+    if row.revoked_at is not None:
         raise Unauthenticated("This API key has been revoked.")
-    return Principal(
-        account_id=key.account_id, identity_id=key.identity_id, identity_kind=kind, key_id=key.id
+    principal = Principal(
+        account_id=row.account_id,
+        identity_id=row.identity_id,
+        identity_kind=row.kind,
+        key_id=row.id,
     )
+    hub.principals.put(key_hash, principal)
+    return principal
 
 
 def list_keys(hub: Hub, account_name: str | None = None) -> list[KeyInfo]:
@@ -156,3 +174,4 @@ def revoke_key(hub: Hub, key_id: str) -> None:
             if exists is None:
                 raise NotFound(f"No API key with id {key_id!r}.", param="key_id")
             raise InvalidRequest(f"API key {key_id!r} is already revoked.", param="key_id")
+    hub.principals.drop_where(lambda p: p.key_id == key_id)

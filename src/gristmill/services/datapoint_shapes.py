@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 
 from gristmill.services.datapoint_checks import INPUT_BLOCKS, OUTPUT_BLOCKS, TOOL_FIELDS
-from gristmill.store.metadata.models import Datapoint
 
+AnyRow = Row[*tuple[Any, ...]]  # a Core result row of any columns
 DEFAULT_FUNCTION = "tensorzero::default"  # TensorZero's function for plain model calls
 
 
@@ -136,7 +137,7 @@ def view_chat_output(stored: Any) -> list[dict[str, Any]] | None:
     return blocks
 
 
-def view_json_output(dp: Datapoint) -> dict[str, Any] | None:
+def view_json_output(dp: AnyRow) -> dict[str, Any] | None:
     value = dp.output
     if value is None:
         return None
@@ -159,7 +160,7 @@ def _openai_tool(tool: Any) -> Any:
     }
 
 
-def view_tool_params(dp: Datapoint) -> dict[str, Any]:
+def view_tool_params(dp: AnyRow) -> dict[str, Any]:
     params = dict(dp.tool_params) if isinstance(dp.tool_params, dict) else {}
     extra = dp.extra or {}
     if "additional_tools" not in params and isinstance(extra.get("tools"), list):
@@ -176,8 +177,9 @@ def timestamp(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def tensorzero_view(dp: Datapoint, dataset_name: str) -> dict[str, Any]:
-    """The datapoint as TensorZero's client parses it (`DatapointChat` / `DatapointJson`)."""
+def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:
+    """The datapoint as TensorZero's client parses it (`DatapointChat` / `DatapointJson`);
+    `dp` is a row of `datapoints.VIEW_COLUMNS`."""
     view: dict[str, Any] = {
         "type": "json" if dp.kind == "json" else "chat",
         "id": dp.id,

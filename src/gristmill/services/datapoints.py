@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import false, func, insert, or_, select, update
+import orjson
+from sqlalchemy import Connection, Select, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
@@ -23,6 +24,7 @@ from gristmill.services import datapoint_filters as filters
 from gristmill.services.accounts import Principal
 from gristmill.services.datapoint_shapes import (
     DEFAULT_FUNCTION,
+    AnyRow,
     stored_chat_output,
     stored_input,
     stored_tool_params,
@@ -63,9 +65,31 @@ class DatapointQuery:
     offset: int = 0
 
 
+# What a read renders (`datapoint_shapes.tensorzero_view`): rows of these columns, not ORM
+# objects, because building 100 ORM objects cost more than the query and the rendering.
+VIEW_COLUMNS = (
+    Datapoint.id,
+    Datapoint.kind,
+    Datapoint.function_name,
+    Datapoint.name,
+    Datapoint.episode_id,
+    Datapoint.input,
+    Datapoint.output,
+    Datapoint.output_schema,
+    Datapoint.tool_params,
+    Datapoint.tags,
+    Datapoint.extra,
+    Datapoint.is_custom,
+    Datapoint.source_inference_id,
+    Datapoint.staled_at,
+    Datapoint.updated_at,
+)
+DATASET_REF = (Dataset.id, Dataset.name, Dataset.status, Dataset.origin, Dataset.schema_type)
+
+
 @dataclass(frozen=True)
 class Found:
-    datapoint: Datapoint
+    datapoint: AnyRow  # VIEW_COLUMNS
     dataset_name: str
 
 
@@ -215,13 +239,86 @@ def create_datapoints(
 ONLY_CHAT_OR_JSON = ("tensorzero", "cloudflare")  # doors that never write other kinds
 
 
-def _live(ds: Dataset) -> list[Any]:
-    live = [Datapoint.dataset_id == ds.id, Datapoint.staled_at.is_(None)]
+# Reads reuse prebuilt statements, with the values as bound parameters: building a statement
+# and adapting a cached compilation to a new statement object cost SQLAlchemy more than the
+# SQL of a point read.
+_DATASET_REF = (
+    select(*DATASET_REF)
+    .where(Dataset.account_id == bindparam("account_id"), Dataset.name == bindparam("name"))
+    .order_by(Dataset.created_at.desc(), Dataset.id.desc())
+    .limit(1)
+)
+_GET = (
+    select(*VIEW_COLUMNS, Dataset.name.label("dataset_name"))
+    .join(Dataset, Dataset.id == Datapoint.dataset_id)
+    .where(
+        Datapoint.account_id == bindparam("account_id"),
+        Dataset.status == "succeeded",
+        Datapoint.id.in_(bindparam("ids", expanding=True)),
+        Datapoint.kind.in_(checks.KINDS),
+    )
+)
+_GET_IN_DATASET = _GET.where(Datapoint.dataset_id == bindparam("dataset_id"))
+_LIST_STATEMENTS: dict[bytes, Select[Any]] = {}
+LIST_STATEMENTS_KEPT = 256
+LIST_KEY_BYTES = 4096  # a longer query shape (a long search, a big filter) is built each time
+
+
+def _dataset_ref(conn: Connection, account_id: str, name: str) -> AnyRow:
+    """`existing_dataset` for reads: the DATASET_REF columns only."""
+    ref = conn.execute(_DATASET_REF, {"account_id": account_id, "name": name}).first()
+    if ref is None:
+        raise NotFound(f"Dataset {name!r} not found.", param="dataset_name")
+    return ref
+
+
+def _may_hold_other_kinds(ds: Any) -> bool:  # a Dataset or a DATASET_REF row
+    return ds.origin not in ONLY_CHAT_OR_JSON and ds.schema_type not in checks.KINDS
+
+
+def _list_statement(query: DatapointQuery, any_kind: bool) -> Select[Any]:
+    """The list query for this shape of request, with the dataset id, limit and offset bound;
+    `any_kind`: the dataset may hold rows that are neither chat nor json."""
+    where: list[Any] = [
+        Datapoint.dataset_id == bindparam("dataset_id"),
+        Datapoint.staled_at.is_(None),
+    ]
     # `kind` is not in the (dataset_id, staled_at, id) index: filter on it only where a dataset
     # can hold other kinds, or every row an offset skips is read from the table.
-    if ds.origin not in ONLY_CHAT_OR_JSON and ds.schema_type not in checks.KINDS:
-        live.append(Datapoint.kind.in_(checks.KINDS))
-    return live
+    if any_kind:
+        where.append(Datapoint.kind.in_(checks.KINDS))
+    if query.function_name:
+        where.append(Datapoint.function_name == query.function_name)
+        if query.function_name == DEFAULT_FUNCTION:  # rows from files have no function
+            where[-1] = or_(where[-1], Datapoint.function_name.is_(None))
+    if query.filter is not None:
+        where.append(filters.datapoint_filter(query.filter))
+    if query.search:
+        where.append(filters.search_condition(query.search))
+    return (
+        select(*VIEW_COLUMNS)
+        .where(*where)
+        .order_by(*filters.datapoint_order(query.order_by, query.search))
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+
+
+def _cached_list_statement(query: DatapointQuery, any_kind: bool) -> Select[Any]:
+    shape = [query.function_name, query.filter, query.order_by, query.search, any_kind]
+    try:
+        key = orjson.dumps(shape, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not JSON: the statement's own checks will say what is wrong
+        return _list_statement(query, any_kind)
+    if len(key) > LIST_KEY_BYTES:
+        return _list_statement(query, any_kind)
+    stmt = _LIST_STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _list_statement(query, any_kind)
+        if len(_LIST_STATEMENTS) >= LIST_STATEMENTS_KEPT:
+            _LIST_STATEMENTS.clear()
+        _LIST_STATEMENTS[key] = stmt
+    return stmt
 
 
 def list_datapoints(
@@ -231,28 +328,15 @@ def list_datapoints(
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}.", param="limit")
     if query.offset < 0:
         raise InvalidRequest("offset must not be negative.", param="offset")
-    where = []
-    if query.function_name:
-        where.append(Datapoint.function_name == query.function_name)
-        if query.function_name == DEFAULT_FUNCTION:  # rows from files have no function
-            where[-1] = or_(where[-1], Datapoint.function_name.is_(None))
-    if query.filter is not None:
-        where.append(filters.datapoint_filter(query.filter))
-    if query.search:
-        where.append(filters.search_condition(query.search))
-    order = filters.datapoint_order(query.order_by, query.search)
-    with hub.db.session() as s:
-        ds = existing_dataset(s, account_id, dataset_name)
+    stmt = _cached_list_statement(query, False)  # a bad filter is a 400 before a 404
+    with hub.db.reading() as conn:
+        ds = _dataset_ref(conn, account_id, dataset_name)
         if ds.status != "succeeded":  # an ingest in progress shows nothing yet
             return []
-        rows = s.scalars(
-            select(Datapoint)
-            .where(*_live(ds), *where)
-            .order_by(*order)
-            .offset(query.offset)
-            .limit(query.limit)
-        )
-        return [Found(dp, ds.name) for dp in rows]
+        if _may_hold_other_kinds(ds):
+            stmt = _cached_list_statement(query, True)
+        values = {"dataset_id": ds.id, "offset": query.offset, "limit": query.limit}
+        return [Found(dp, ds.name) for dp in conn.execute(stmt, values)]
 
 
 def get_datapoints(
@@ -263,18 +347,14 @@ def get_datapoints(
     check_count(len(ids), "ids")
     wanted = [checks.check_uuid(v, f"ids[{i}]") for i, v in enumerate(ids)]
     found: dict[str, Found] = {}
-    with hub.db.session() as s:
-        scope = [Datapoint.account_id == account_id, Dataset.status == "succeeded"]
+    with hub.db.reading() as conn:
+        stmt, values = _GET, {"account_id": account_id}
         if dataset_name is not None:
-            scope.append(Datapoint.dataset_id == existing_dataset(s, account_id, dataset_name).id)
+            stmt = _GET_IN_DATASET
+            values["dataset_id"] = _dataset_ref(conn, account_id, dataset_name).id
         for batch in batches(wanted, ID_BATCH):
-            q = (
-                select(Datapoint, Dataset.name)
-                .join(Dataset, Dataset.id == Datapoint.dataset_id)
-                .where(*scope, Datapoint.id.in_(batch), Datapoint.kind.in_(checks.KINDS))
-            )
-            for dp, name in s.execute(q).tuples():
-                found[dp.id] = Found(dp, name)
+            for dp in conn.execute(stmt, {**values, "ids": list(batch)}):
+                found[dp.id] = Found(dp, dp.dataset_name)
     return [found[i] for i in dict.fromkeys(wanted) if i in found]
 
 

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
-from gristmill.api.deps import bearer_token, get_hub
-from gristmill.services.accounts import Principal, authenticate
+from gristmill.api.deps import bearer_principal
+from gristmill.services.accounts import Principal
 
-
-def adaption_principal(request: Request) -> Principal:
-    return authenticate(get_hub(request), bearer_token(request))
-
-
-Caller = Annotated[Principal, Depends(adaption_principal)]
+Caller = Annotated[Principal, Depends(bearer_principal)]

@@ -8,18 +8,18 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gristmill.api.deps import bearer_token, get_hub
-from gristmill.services.accounts import Principal, authenticate
+from gristmill.api.deps import authenticated, bearer_token
+from gristmill.services.accounts import Principal
 from gristmill.services.errors import NotFound, Unauthenticated
 
 
-def cloudflare_principal(request: Request, account_id: str) -> Principal:
+async def cloudflare_principal(request: Request, account_id: str) -> Principal:
     key = bearer_token(request)
     if key is None and request.headers.get("x-auth-key"):
         if not request.headers.get("x-auth-email"):
             raise Unauthenticated("X-Auth-Key needs X-Auth-Email beside it.")
         key = request.headers["x-auth-key"]
-    caller = authenticate(get_hub(request), key)
+    caller = await authenticated(request, key)
     if account_id != caller.account_id:
         raise NotFound(f"Account {account_id} not found.", param="account_id")
     return caller

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gristmill.api.deps import get_hub
-from gristmill.services.accounts import Principal, authenticate
+from gristmill.api.deps import authenticated
+from gristmill.services.accounts import Principal
 from gristmill.services.errors import Forbidden
 
 
@@ -18,8 +18,8 @@ def check_account(caller: Principal, account_id: str | None, param: str) -> None
         raise Forbidden(f"{param} {account_id!r} is not the account of this API key.", param=param)
 
 
-def scale_principal(request: Request) -> Principal:
-    caller = authenticate(get_hub(request), request.headers.get("x-api-key"))
+async def scale_principal(request: Request) -> Principal:
+    caller = await authenticated(request, request.headers.get("x-api-key"))
     check_account(caller, request.headers.get("x-selected-account-id"), "x-selected-account-id")
     return caller
 
