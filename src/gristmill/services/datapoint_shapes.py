@@ -137,14 +137,13 @@ def view_chat_output(stored: Any) -> list[dict[str, Any]] | None:
     return blocks
 
 
-def view_json_output(dp: AnyRow) -> dict[str, Any] | None:
-    value = dp.output
-    if value is None:
+def view_json_output(output: Any, is_custom: bool) -> dict[str, Any] | None:
+    if output is None:
         return None
     # TensorZero exports ingested from a file already hold {"raw", "parsed"}
-    if not dp.is_custom and isinstance(value, dict) and set(value) == {"raw", "parsed"}:
-        return value
-    return {"raw": orjson.dumps(value).decode(), "parsed": value}
+    if not is_custom and isinstance(output, dict) and set(output) == {"raw", "parsed"}:
+        return output
+    return {"raw": orjson.dumps(output).decode(), "parsed": output}
 
 
 def _openai_tool(tool: Any) -> Any:
@@ -160,15 +159,27 @@ def _openai_tool(tool: Any) -> Any:
     }
 
 
-def view_tool_params(dp: AnyRow) -> dict[str, Any]:
-    params = dict(dp.tool_params) if isinstance(dp.tool_params, dict) else {}
-    extra = dp.extra or {}
+def view_tool_params(tool_params: Any, extra: Any) -> dict[str, Any]:
+    params = dict(tool_params) if isinstance(tool_params, dict) else {}
+    extra = extra if isinstance(extra, dict) else {}
     if "additional_tools" not in params and isinstance(extra.get("tools"), list):
         params["additional_tools"] = [_openai_tool(t) for t in extra["tools"]]
     for key in ("tool_choice", "parallel_tool_calls"):
         if key not in params and key in extra:
             params[key] = extra[key]
     return {key: params.get(key) for key in TOOL_FIELDS}
+
+
+NO_TOOL_PARAMS = view_tool_params(None, None)
+
+
+def _parsed(raw: str | None) -> Any:
+    return None if raw is None else orjson.loads(raw)
+
+
+def _as_is(raw: str | None) -> Any:
+    """Stored JSON text, passed into the response without parsing and re-encoding it."""
+    return None if raw is None or raw == "null" else orjson.Fragment(raw)
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -179,7 +190,9 @@ def timestamp(value: datetime | None) -> str | None:
 
 def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:
     """The datapoint as TensorZero's client parses it (`DatapointChat` / `DatapointJson`);
-    `dp` is a row of `datapoints.VIEW_COLUMNS`."""
+    `dp` is a row of `datapoints.VIEW_COLUMNS`, whose JSON columns are read as text: a list
+    page renders 100s of rows, and most of their JSON goes out as it is stored."""
+    tags = _as_is(dp.tags)
     view: dict[str, Any] = {
         "type": "json" if dp.kind == "json" else "chat",
         "id": dp.id,
@@ -187,8 +200,8 @@ def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:
         "function_name": dp.function_name or DEFAULT_FUNCTION,
         "name": dp.name,
         "episode_id": dp.episode_id,
-        "input": view_input(dp.input),
-        "tags": dp.tags or {},
+        "input": view_input(_parsed(dp.input)),
+        "tags": {} if tags is None else tags,
         "auxiliary": "",
         # TensorZero marks deleted and superseded datapoints stale; is_deleted stays false
         "is_deleted": False,
@@ -198,10 +211,13 @@ def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:
         "updated_at": timestamp(dp.updated_at),
     }
     if view["type"] == "json":
-        view["output"] = view_json_output(dp)
-        view["output_schema"] = dp.output_schema
+        view["output"] = view_json_output(_parsed(dp.output), dp.is_custom)
+        view["output_schema"] = _as_is(dp.output_schema)
     else:
-        view["output"] = view_chat_output(dp.output)
-        view |= view_tool_params(dp)
+        view["output"] = view_chat_output(_parsed(dp.output))
+        if _as_is(dp.tool_params) is None and _as_is(dp.extra) is None:
+            view |= NO_TOOL_PARAMS
+        else:
+            view |= view_tool_params(_parsed(dp.tool_params), _parsed(dp.extra))
         view["provider_tools"] = []
     return view

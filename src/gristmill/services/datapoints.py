@@ -14,7 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, bindparam, false, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
@@ -73,12 +85,17 @@ VIEW_COLUMNS = (
     Datapoint.function_name,
     Datapoint.name,
     Datapoint.episode_id,
-    Datapoint.input,
-    Datapoint.output,
-    Datapoint.output_schema,
-    Datapoint.tool_params,
-    Datapoint.tags,
-    Datapoint.extra,
+    *(
+        cast(column, Text).label(column.key)  # the stored JSON text: see tensorzero_view
+        for column in (
+            Datapoint.input,
+            Datapoint.output,
+            Datapoint.output_schema,
+            Datapoint.tool_params,
+            Datapoint.tags,
+            Datapoint.extra,
+        )
+    ),
     Datapoint.is_custom,
     Datapoint.source_inference_id,
     Datapoint.staled_at,
@@ -259,7 +276,7 @@ _GET = (
     )
 )
 _GET_IN_DATASET = _GET.where(Datapoint.dataset_id == bindparam("dataset_id"))
-_LIST_STATEMENTS: dict[bytes, Select[Any]] = {}
+_LIST_STATEMENTS: dict[bytes, Select[*tuple[Any, ...]]] = {}
 LIST_STATEMENTS_KEPT = 256
 LIST_KEY_BYTES = 4096  # a longer query shape (a long search, a big filter) is built each time
 
@@ -276,7 +293,7 @@ def _may_hold_other_kinds(ds: Any) -> bool:  # a Dataset or a DATASET_REF row
     return ds.origin not in ONLY_CHAT_OR_JSON and ds.schema_type not in checks.KINDS
 
 
-def _list_statement(query: DatapointQuery, any_kind: bool) -> Select[Any]:
+def _list_statement(query: DatapointQuery, any_kind: bool) -> Select[*tuple[Any, ...]]:
     """The list query for this shape of request, with the dataset id, limit and offset bound;
     `any_kind`: the dataset may hold rows that are neither chat nor json."""
     where: list[Any] = [
@@ -304,7 +321,7 @@ def _list_statement(query: DatapointQuery, any_kind: bool) -> Select[Any]:
     )
 
 
-def _cached_list_statement(query: DatapointQuery, any_kind: bool) -> Select[Any]:
+def _cached_list_statement(query: DatapointQuery, any_kind: bool) -> Select[*tuple[Any, ...]]:
     shape = [query.function_name, query.filter, query.order_by, query.search, any_kind]
     try:
         key = orjson.dumps(shape, option=orjson.OPT_SORT_KEYS)

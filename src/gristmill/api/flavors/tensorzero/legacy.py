@@ -14,6 +14,7 @@ from gristmill.api.flavors.tensorzero.body import read_items
 from gristmill.api.flavors.tensorzero.wire import (
     DeleteDatapointsResponse,
     datapoint,
+    json_response,
     legacy_datapoint,
 )
 from gristmill.services import datapoints
@@ -56,16 +57,14 @@ def list_datapoints(
     function: Annotated[str | None, Query(description="Alias of function_name.")] = None,
     limit: int = LEGACY_LIMIT,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> Response:
     query = DatapointQuery(function_name=function_name or function, limit=limit, offset=offset)
     found = datapoints.list_datapoints(hub, caller.account_id, dataset_name, query)
-    return [datapoint(f) for f in found]
+    return json_response([datapoint(f) for f in found])
 
 
 @router.get("/{dataset_name}/datapoints/{datapoint_id}", response_model=dict[str, Any])
-def get_datapoint(
-    dataset_name: str, datapoint_id: str, hub: HubDep, caller: Caller
-) -> dict[str, Any]:
+def get_datapoint(dataset_name: str, datapoint_id: str, hub: HubDep, caller: Caller) -> Response:
     dp_id = check_uuid(datapoint_id, "datapoint_id")
     found = datapoints.get_datapoints(hub, caller.account_id, [dp_id], dataset_name)
     if not found:
@@ -73,7 +72,7 @@ def get_datapoint(
             f"Datapoint {datapoint_id} not found in dataset {dataset_name!r}.",
             param="datapoint_id",
         )
-    return datapoint(found[0])
+    return json_response(datapoint(found[0]))
 
 
 @router.delete("/{dataset_name}/datapoints/{datapoint_id}")

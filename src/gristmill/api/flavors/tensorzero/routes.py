@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +20,7 @@ from gristmill.api.flavors.tensorzero.wire import (
     UpdateDatapointsResponse,
     datapoint,
     datapoint_change,
+    json_response,
     list_query,
     log_selection,
     name_change,
@@ -45,10 +45,10 @@ async def _views(find: Callable[..., list[Found]], *args: Any) -> Response:
     datapoints, and re-validating the rendered dicts through pydantic cost more than the
     query itself."""
 
-    def render() -> bytes:
-        return orjson.dumps({"datapoints": [datapoint(f) for f in find(*args)]})
+    def render() -> Response:
+        return json_response({"datapoints": [datapoint(f) for f in find(*args)]})
 
-    return Response(await run_in_threadpool(render), media_type="application/json")
+    return await run_in_threadpool(render)
 
 
 @router.post("/{dataset_name}/datapoints", response_model=CreateDatapointsResponse)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from fastapi import Response
 from pydantic import BaseModel
 
 from gristmill.api.envelopes import Problem
@@ -46,6 +48,12 @@ class GetDatapointsResponse(BaseModel):
 
 def datapoint(found: Found) -> dict[str, Any]:
     return tensorzero_view(found.datapoint, found.dataset_name)
+
+
+def json_response(content: Any) -> Response:
+    """Rendered datapoints go out through orjson: they hold stored JSON as `orjson.Fragment`s,
+    which pydantic cannot serialise, and re-validating them would cost more than the query."""
+    return Response(orjson.dumps(content), media_type="application/json")
 
 
 def render_error(p: Problem) -> dict[str, Any]:
