@@ -190,6 +190,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLK_TCK
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` summed over `pid` and the processes below it (a multi-process server)."""
+    return sum(cpu_seconds(p) for p in descendants(pid))
+
+
 def descendants(pid: int) -> list[int]:
     """`pid` and every process below it, from /proc/<pid>/task/<tid>/children."""
     out, todo = [], [pid]
@@ -288,13 +293,16 @@ LOCAL_BACKEND = {"GRISTMILL_DATABASE_URL": "", "GRISTMILL_BLOB_URL": ""}
 
 
 def start_local_server(
-    data_dir: Path, *, extra_env: dict[str, str] | None = None, worker: bool = True
+    data_dir: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    worker: bool = True,
+    processes: int = 1,
 ) -> LiveServer:
     """A real `gristmill serve` on a free 127.0.0.1 port, SQLite + local blobs in `data_dir`
     (fresh), with its admin key read back; `worker=False` adds `--no-worker`."""
-    server = start_server(
-        data_dir, LOCAL_BACKEND, extra_env=extra_env, args=() if worker else ("--no-worker",)
-    )
+    args = ("--processes", str(processes), *(() if worker else ("--no-worker",)))
+    server = start_server(data_dir, LOCAL_BACKEND, extra_env=extra_env, args=args)
     if not server.admin_key:
         server.stop()
         raise RuntimeError(f"the server wrote no admin key to {data_dir / 'admin-key'}")
@@ -410,6 +418,7 @@ class PySpy:
         idle: bool = False,
         gil: bool = False,
         nonblocking: bool = False,
+        subprocesses: bool = False,
         rate: int = PROFILE_RATE,
     ):
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -423,6 +432,7 @@ class PySpy:
             command += ["--duration", str(max(1, round(seconds)))]
         command += [*(["--idle"] if idle else []), "--nolineno"]
         command += [*(["--nonblocking"] if nonblocking else []), *(["--gil"] if gil else [])]
+        command += ["--subprocesses"] if subprocesses else []
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 

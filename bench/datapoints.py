@@ -32,6 +32,7 @@ the target, and prints where the server's time goes. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import os
 import queue
 import random
 import re
@@ -58,7 +59,6 @@ from bench.common import (  # noqa: E402
     MB,
     PROFILE_RATE,
     PySpy,
-    cpu_seconds,
     frame_file,
     frame_name,
     generate_jsonl,
@@ -68,6 +68,7 @@ from bench.common import (  # noqa: E402
     start_local_server,
     stop_all,
     stop_process,
+    tree_cpu_seconds,
     verdict,
 )
 from tests.support import LiveServer, free_port  # noqa: E402
@@ -155,7 +156,7 @@ def load_rows(server: LiveServer, key: str, path: Path, batch: int, senders: int
                     done["requests"] += 1
 
     threads = [threading.Thread(target=send, daemon=True) for _ in range(senders)]
-    cpu0 = cpu_seconds(server.proc.pid)
+    cpu0 = tree_cpu_seconds(server.proc.pid)
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -172,7 +173,7 @@ def load_rows(server: LiveServer, key: str, path: Path, batch: int, senders: int
     seconds = time.perf_counter() - t0
     if failures:
         raise RuntimeError(f"bulk insert failed: {failures[0]}")
-    return Load(done["rows"], done["requests"], seconds, cpu_seconds(server.proc.pid) - cpu0)
+    return Load(done["rows"], done["requests"], seconds, tree_cpu_seconds(server.proc.pid) - cpu0)
 
 
 # --------------------------------------------------------------------------- the reference
@@ -618,7 +619,7 @@ def measure(args: argparse.Namespace, target: Target, op: str, seed: int) -> Res
     if args.warmup > 0:
         hammer(target.base_url, target.headers, send, args.clients, args.warmup, 1_000_000, seed)
     note(args, f"{target.name} {op}: {args.clients} clients for {args.seconds:g} s")
-    cpu0 = cpu_seconds(target.pid)
+    cpu0 = tree_cpu_seconds(target.pid)
     result = hammer(
         target.base_url,
         target.headers,
@@ -628,7 +629,7 @@ def measure(args: argparse.Namespace, target: Target, op: str, seed: int) -> Res
         args.max_requests,
         seed + 1,
     )
-    result.server_cpu = cpu_seconds(target.pid) - cpu0
+    result.server_cpu = tree_cpu_seconds(target.pid) - cpu0
     if result.errors:
         print(
             f"warning: {target.name} {op}: {result.errors} failed requests, first: "
@@ -668,13 +669,20 @@ def profile_reads(
         note(args, f"profiling gristmill {op} for {args.profile_seconds:g} s")
         seconds = args.profile_seconds
         spies = [
-            PySpy(server.proc.pid, work / f"profile-{op}-busy.txt", seconds, nonblocking=True),
+            PySpy(
+                server.proc.pid,
+                work / f"profile-{op}-busy.txt",
+                seconds,
+                nonblocking=True,
+                subprocesses=args.processes > 1,
+            ),
             PySpy(
                 server.proc.pid,
                 work / f"profile-{op}-gil.txt",
                 seconds,
                 gil=True,
                 nonblocking=True,
+                subprocesses=args.processes > 1,
             ),
         ]
         procs.spies = spies
@@ -685,10 +693,10 @@ def profile_reads(
             kwargs={"seconds": seconds, "max_requests": args.max_requests, "seed": 900 + len(op)},
             daemon=True,
         )
-        cpu0 = cpu_seconds(server.proc.pid)
+        cpu0 = tree_cpu_seconds(server.proc.pid)
         load.start()
         time.sleep(seconds)  # py-spy's window; the requests in flight then finish
-        cpu = cpu_seconds(server.proc.pid) - cpu0
+        cpu = tree_cpu_seconds(server.proc.pid) - cpu0
         load.join()
         for spy in spies:
             spy.wait(60)
@@ -712,7 +720,7 @@ def run(args: argparse.Namespace) -> int:
             f"{time.perf_counter() - t0:.1f} s",
         )
 
-        procs.server = server = start_local_server(work / "data")
+        procs.server = server = start_local_server(work / "data", processes=args.processes)
         key = server.new_key("bench")["api_key"]
         note(args, f"gristmill serve on {server.base_url} (pid {server.proc.pid}); loading")
         load = load_rows(server, key, gen.path, args.batch, args.load_clients)
@@ -746,7 +754,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"datapoints: {load.rows:,} chat rows, {args.clients} concurrent clients "
             f"(one keep-alive connection each), {args.seconds:g} s per operation "
-            f"(+{args.warmup:g} s warm-up)"
+            f"(+{args.warmup:g} s warm-up); gristmill serve --processes {args.processes} "
+            f"on {os.cpu_count()} cores"
         )
         print(
             f"load: POST /v1/datasets/{{name}}/datapoints, {load.requests} requests of "
@@ -790,6 +799,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rows", type=int, default=1_000_000, help="datapoints to load")
     p.add_argument("--clients", type=int, default=32, help="concurrent clients")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="gristmill serve --processes (default: the machine's cores)",
+    )
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per operation")
     p.add_argument(
         "--max-requests", type=int, default=100_000, help="at most this many requests per client"

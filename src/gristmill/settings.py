@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -32,6 +32,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTP server processes sharing the port: one Python process serves on about one core
+    processes: int = Field(default=1, ge=1)
 
     max_upload_bytes: int = 8 * GiB
     max_part_bytes: int = 64 * MiB

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import start_embedded
 from gristmill.services import presigned
 from gristmill.services import uploads as upload_service
+from gristmill.settings import Settings
 
 log = logging.getLogger("gristmill")
 
@@ -39,6 +41,13 @@ def _sweep_uploads(hub: Hub, stop: threading.Event) -> None:
                 log.info("expired %d uploads", expired)
         except Exception:  # the sweeper must outlive a transient store failure
             log.exception("upload sweep failed")
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one of several server processes (`gristmill serve --processes N`): the
+    parent has already migrated the store and made the admin key."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    return create_app(Hub.open(Settings(), migrate=False))
 
 
 def create_app(hub: Hub) -> FastAPI:

@@ -23,15 +23,19 @@ def _store_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--blob-url", help="file:///path or s3://bucket/prefix (GRISTMILL_BLOB_URL)")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
-    for name in ("data_dir", "database_url", "blob_url", "host", "port"):
+    for name in ("data_dir", "database_url", "blob_url", "host", "port", "processes"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if getattr(args, "no_worker", False):
         overrides["worker"] = False
-    return Settings(**overrides)
+    return overrides
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(**_overrides(args))
 
 
 def _write_admin_key(settings: Settings, key: str) -> Path:
@@ -60,6 +64,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Gristmill listening on http://{settings.host}:{settings.port}", flush=True)
     print(f"  database: {_redact(settings.resolved_database_url())}", flush=True)
     print(f"  blobs:    {settings.resolved_blob_url()}", flush=True)
+    if settings.processes > 1:
+        # each process builds its own app from the environment (uvicorn spawns them), so the
+        # flags given here travel as the GRISTMILL_* variables they stand for
+        hub.close()
+        for name, value in _overrides(args).items():
+            os.environ[f"GRISTMILL_{name.upper()}"] = str(value)
+        print(f"  processes: {settings.processes}", flush=True)
+        uvicorn.run(
+            "gristmill.api.app:app_from_environment",
+            factory=True,
+            workers=settings.processes,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level="warning",
+        )
+        return 0
     uvicorn.run(
         create_app(hub),
         host=settings.host,
@@ -168,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--no-worker", action="store_true", help="do not run the embedded worker")
+    serve.add_argument(
+        "--processes", type=int, help="server processes sharing the port (GRISTMILL_PROCESSES)"
+    )
     _store_flags(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -185,7 +185,8 @@ def _as_is(raw: str | None) -> Any:
 def timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat takes half the time of strftime, and a page renders two of these per row
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:

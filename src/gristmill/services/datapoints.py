@@ -40,6 +40,7 @@ from gristmill.services.datapoint_shapes import (
     stored_chat_output,
     stored_input,
     stored_tool_params,
+    tensorzero_view,
 )
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge
 from gristmill.store.metadata.models import Datapoint, Dataset, utcnow
@@ -79,6 +80,8 @@ class DatapointQuery:
 
 # What a read renders (`datapoint_shapes.tensorzero_view`): rows of these columns, not ORM
 # objects, because building 100 ORM objects cost more than the query and the rendering.
+# Reads render inside the read gate (`Database.reading`), so that pure-Python rendering does
+# not compete for the GIL with the threads stepping through SQLite rows.
 VIEW_COLUMNS = (
     Datapoint.id,
     Datapoint.kind,
@@ -102,12 +105,6 @@ VIEW_COLUMNS = (
     Datapoint.updated_at,
 )
 DATASET_REF = (Dataset.id, Dataset.name, Dataset.status, Dataset.origin, Dataset.schema_type)
-
-
-@dataclass(frozen=True)
-class Found:
-    datapoint: AnyRow  # VIEW_COLUMNS
-    dataset_name: str
 
 
 def check_count(count: int, what: str = "datapoints") -> None:
@@ -340,7 +337,8 @@ def _cached_list_statement(query: DatapointQuery, any_kind: bool) -> Select[*tup
 
 def list_datapoints(
     hub: Hub, account_id: str, dataset_name: str, query: DatapointQuery
-) -> list[Found]:
+) -> list[dict[str, Any]]:
+    """A page of the dataset's live datapoints, as TensorZero views."""
     if not 1 <= query.limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}.", param="limit")
     if query.offset < 0:
@@ -353,17 +351,17 @@ def list_datapoints(
         if _may_hold_other_kinds(ds):
             stmt = _cached_list_statement(query, True)
         values = {"dataset_id": ds.id, "offset": query.offset, "limit": query.limit}
-        return [Found(dp, ds.name) for dp in conn.execute(stmt, values)]
+        return [tensorzero_view(dp, ds.name) for dp in conn.execute(stmt, values)]
 
 
 def get_datapoints(
     hub: Hub, account_id: str, ids: Sequence[Any], dataset_name: str | None = None
-) -> list[Found]:
-    """The datapoints with these ids, stale ones included, in the order asked; ids that do
-    not exist (or belong to another account) are left out."""
+) -> list[dict[str, Any]]:
+    """The datapoints with these ids as TensorZero views, stale ones included, in the order
+    asked; ids that do not exist (or belong to another account) are left out."""
     check_count(len(ids), "ids")
     wanted = [checks.check_uuid(v, f"ids[{i}]") for i, v in enumerate(ids)]
-    found: dict[str, Found] = {}
+    found: dict[str, dict[str, Any]] = {}
     with hub.db.reading() as conn:
         stmt, values = _GET, {"account_id": account_id}
         if dataset_name is not None:
@@ -371,7 +369,7 @@ def get_datapoints(
             values["dataset_id"] = _dataset_ref(conn, account_id, dataset_name).id
         for batch in batches(wanted, ID_BATCH):
             for dp in conn.execute(stmt, {**values, "ids": list(batch)}):
-                found[dp.id] = Found(dp, dp.dataset_name)
+                found[dp.id] = tensorzero_view(dp, dp.dataset_name)
     return [found[i] for i in dict.fromkeys(wanted) if i in found]
 
 

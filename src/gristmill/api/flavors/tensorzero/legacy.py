@@ -13,7 +13,6 @@ from gristmill.api.flavors.tensorzero.auth import Caller
 from gristmill.api.flavors.tensorzero.body import read_items
 from gristmill.api.flavors.tensorzero.wire import (
     DeleteDatapointsResponse,
-    datapoint,
     json_response,
     legacy_datapoint,
 )
@@ -59,8 +58,7 @@ def list_datapoints(
     offset: int = 0,
 ) -> Response:
     query = DatapointQuery(function_name=function_name or function, limit=limit, offset=offset)
-    found = datapoints.list_datapoints(hub, caller.account_id, dataset_name, query)
-    return json_response([datapoint(f) for f in found])
+    return json_response(datapoints.list_datapoints(hub, caller.account_id, dataset_name, query))
 
 
 @router.get("/{dataset_name}/datapoints/{datapoint_id}", response_model=dict[str, Any])
@@ -72,7 +70,7 @@ def get_datapoint(dataset_name: str, datapoint_id: str, hub: HubDep, caller: Cal
             f"Datapoint {datapoint_id} not found in dataset {dataset_name!r}.",
             param="datapoint_id",
         )
-    return json_response(datapoint(found[0]))
+    return json_response(found[0])
 
 
 @router.delete("/{dataset_name}/datapoints/{datapoint_id}")

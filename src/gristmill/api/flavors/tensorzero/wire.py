@@ -19,9 +19,8 @@ from pydantic import BaseModel
 from gristmill.api.envelopes import Problem
 from gristmill.services.datapoint_checks import TOOL_FIELDS, parse_raw_output
 from gristmill.services.datapoint_logs import LogSelection
-from gristmill.services.datapoint_shapes import tensorzero_view
 from gristmill.services.datapoint_updates import DatapointChange
-from gristmill.services.datapoints import DEFAULT_LIMIT, DatapointQuery, Found, NewDatapoint
+from gristmill.services.datapoints import DEFAULT_LIMIT, DatapointQuery, NewDatapoint
 from gristmill.services.errors import InvalidRequest
 
 _COMMON = ("input", "output", "tags", "name")
@@ -44,10 +43,6 @@ class GetDatapointsResponse(BaseModel):
     """Documents the list/get reply; the routes encode it directly with orjson."""
 
     datapoints: list[dict[str, Any]]
-
-
-def datapoint(found: Found) -> dict[str, Any]:
-    return tensorzero_view(found.datapoint, found.dataset_name)
 
 
 def json_response(content: Any) -> Response:
