@@ -6,6 +6,7 @@ import json
 import stat
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -117,3 +118,55 @@ def test_expired_uploads_are_cleaned_up(fast_expiry_server: LiveServer) -> None:
         assert "is expired" in err.value.message
     finally:
         server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(c) for c in (task / "children").read_text().split()]
+    return kids
+
+
+def test_several_server_processes(backend: Backend, tmp_path: Path) -> None:
+    """`serve --processes 2`: two processes answer on one port over one store (what one
+    writes, the other reads), and SIGTERM stops them all."""
+    server = start_server(tmp_path / "multi", backend.env, args=("--processes", "2"))
+    try:
+        workers = _children(server.proc.pid)
+        assert len(workers) >= 2, server.log_text()
+        headers = {"Authorization": f"Bearer {server.new_key()['api_key']}"}
+        url = f"{server.base_url}/v1/datasets/multi"
+
+        def create(n: int) -> str:
+            point = {
+                "type": "chat",
+                "function_name": "f",
+                "input": {
+                    "messages": [{"role": "user", "content": [{"type": "text", "text": str(n)}]}]
+                },
+                "output": [{"type": "text", "text": "ok"}],
+            }
+            r = httpx.post(f"{url}/datapoints", json={"datapoints": [point]}, headers=headers)
+            assert r.status_code == 200, r.text
+            return str(r.json()["ids"][0])
+
+        with ThreadPoolExecutor(8) as pool:  # a new connection per request
+            ids = set(pool.map(create, range(40)))
+        listed = httpx.post(f"{url}/list_datapoints", json={"limit": 100}, headers=headers)
+        assert {d["id"] for d in listed.json()["datapoints"]} == ids
+
+        def answered_by() -> set[object]:
+            lines = [json.loads(x) for x in server.log_text().splitlines() if x.startswith('{"ts"')]
+            return {x["pid"] for x in lines if x["path"] == "/v1/datasets/multi/datapoints"}
+
+        deadline = time.monotonic() + 5
+        while len(answered_by()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert answered_by() <= set(workers) and len(answered_by()) == 2
+    finally:
+        server.stop()
+    assert server.proc.returncode is not None
+    deadline = time.monotonic() + 10  # the workers exit with the parent (and are reaped)
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)

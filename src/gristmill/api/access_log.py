@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -44,6 +45,7 @@ class AccessLog:
                         "bytes": status["bytes"],
                         "ms": round((time.perf_counter() - started) * 1000, 1),
                         "client": client[0],
+                        "pid": os.getpid(),  # which of several server processes answered
                     }
                 )
             )
