@@ -8,7 +8,8 @@ Run from the repository root:
     .venv/bin/python bench/datapoints.py --profile always             # py-spy the server's reads
 
 It generates OpenAI chat rows (`bench.common.generate_jsonl`), turns each into a TensorZero chat
-datapoint, starts a real `gristmill serve` (SQLite + local blobs in a fresh temp data dir) and
+datapoint, starts a real `gristmill serve --processes P` (P: `--processes`, by default the
+machine's cores; SQLite + local blobs in a fresh temp data dir) and
 loads the rows with `POST /v1/datasets/{name}/datapoints` in bulk requests of 10,000, timing
 the load. It copies the same rows out of `<data dir>/gristmill.db` into a reference SQLite
 file (`datapoints`: id, function_name, input, output, tags, created_at) and serves it with
