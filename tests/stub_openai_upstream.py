@@ -131,7 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i, piece in enumerate(pieces):
             piece = piece if i == len(pieces) - 1 else piece + " "
             self._event({**head, "choices": [{"index": 0, "delta": {"content": piece}}]})
-            time.sleep(self.server.chunk_pause)
+            if i == 0 and body.get("model") == "stub-held":
+                # the rest waits until the test has seen this first piece come through
+                self.server.held.set()
+                self.server.release.wait(30)
         self._event({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event(
@@ -151,11 +154,12 @@ class _Handler(BaseHTTPRequestHandler):
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, delay: float = 5.0, chunk_pause: float = 0.0):
+    def __init__(self, delay: float = 5.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay = delay
-        self.chunk_pause = chunk_pause
         self.received: list[dict[str, Any]] = []
+        self.held = threading.Event()  # a `stub-held` stream sent its first piece and waits
+        self.release = threading.Event()  # ... for this
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

@@ -341,7 +341,11 @@ def test_absurd_pagination(
     field_error(err.value, 400, field, needle)
 
 
-def test_largest_page_is_fine(client: scale_gp.SGPClient) -> None:
+def test_largest_page_is_fine(server: LiveServer) -> None:
+    client = sgp(server, server.new_key())
+    made = [create(client, generation_jsonl(1), name=f"big-page-{i}").id for i in range(3)]
+    first = client.training_datasets.with_raw_response.list(limit=10_000, page=1)
+    assert [d["id"] for d in first.json()["items"]] == made  # type: ignore[index]
     page = client.training_datasets.with_raw_response.list(limit=10_000, page=1_000_000_000)
     assert page.json()["items"] == []  # type: ignore[index]
 

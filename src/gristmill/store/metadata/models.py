@@ -174,6 +174,8 @@ class Datapoint(Base):
     __table_args__ = (
         Index("ix_datapoints_dataset", "dataset_id", "staled_at", "id"),
         Index("ix_datapoints_job", "dataset_id", "job_id"),
+        # a log's row in a gateway dataset: re-syncing on feedback looks it up per dataset
+        Index("ix_datapoints_dataset_inference", "dataset_id", "source_inference_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUIDv7
