@@ -170,3 +170,26 @@ def test_several_server_processes(backend: Backend, tmp_path: Path) -> None:
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (("serve", "--processes", "0"), {}, "GRISTMILL_PROCESSES"),
+        (("keys", "list"), {"GRISTMILL_PORT": "abc"}, "GRISTMILL_PORT"),
+    ],
+)
+def test_bad_setting_is_a_clear_error(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str], named: str
+) -> None:
+    import os
+
+    done = subprocess.run(
+        [*GRISTMILL, *args],
+        env={**os.environ, "GRISTMILL_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert named in done.stderr and "Traceback" not in done.stderr

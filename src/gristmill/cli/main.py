@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from gristmill.cli import jobs as jobs_cli
 from gristmill.hub import Hub
 from gristmill.services import accounts
@@ -238,6 +240,15 @@ def main(argv: list[str] | None = None) -> int:
             code = args.func(args)
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a bad GRISTMILL_* variable or flag
+        for problem in exc.errors():
+            name = ".".join(str(part) for part in problem["loc"])
+            print(
+                f"error: setting {name} (GRISTMILL_{name.upper()}): {problem['msg']}, "
+                f"got {problem['input']!r}",
+                file=sys.stderr,
+            )
         return 2
     return code
 
