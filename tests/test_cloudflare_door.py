@@ -4,6 +4,7 @@ datasets' rows, which are the gateway's logs that match their filters."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,8 +53,28 @@ def _ingest(c: Caller, entries: list[dict[str, Any]]) -> list[str]:
     return ids
 
 
+def _synced(c: Caller, dataset_id: str) -> dict[str, Any]:
+    """The dataset through the Adaption door, once the job that fills it after a create or an
+    update has succeeded (its progress counts the matching logs)."""
+    deadline = time.monotonic() + 60
+    while True:
+        got = httpx.get(
+            f"{c.base}/api/v1/datasets/{dataset_id}",
+            headers={"authorization": f"Bearer {c.key}"},
+            timeout=30,
+        )
+        assert got.status_code == 200, got.text
+        body: dict[str, Any] = got.json()
+        if body["status"] == "succeeded":
+            return body
+        assert body["status"] in ("pending", "running"), body
+        assert time.monotonic() < deadline, f"the dataset is still {body['status']}"
+        time.sleep(0.05)
+
+
 def _rows(c: Caller, dataset_id: str) -> dict[str, Any]:
-    """source log id -> row, through the native door."""
+    """source log id -> row, through the native door, once the dataset is synced."""
+    _synced(c, dataset_id)
     got = c.native("GET", f"/datasets/{dataset_id}/rows", params={"limit": 1000})
     assert got.status_code == 200, got.text
     return {r["source_inference_id"]: r for r in got.json()["data"]}
@@ -197,6 +218,16 @@ def test_filter_dataset_holds_exactly_the_matching_logs(live: LiveServer) -> Non
         return {i for i, (e, fb) in truth.items() if _matches(e, fb)}
 
     assert set(_rows(c, ds.id)) == expected() and expected()
+    # The TensorZero door reads the same rows as chat datapoints, by the dataset's name.
+    listed = httpx.post(
+        f"{c.base}/v1/datasets/mini and liked/list_datapoints",
+        json={"limit": 100},
+        headers={"authorization": f"Bearer {c.key}"},
+    )
+    assert listed.status_code == 200, listed.text
+    points = listed.json()["datapoints"]
+    assert {p["source_inference_id"] for p in points} == expected()
+    assert {p["type"] for p in points} == {"chat"} and all(p["output"] for p in points)
     # New logs join as they arrive: by batch and through the logging gateway.
     after = [_entry(i, gateway_id=gw, model=models[i % 2], feedback=1) for i in range(6)]
     truth |= {i: (e, 1) for i, e in zip(_ingest(c, after), after, strict=True)}
@@ -255,6 +286,27 @@ def test_datasets_made_while_logs_pour_in_miss_none(live: LiveServer) -> None:
     assert len(done) == 200
     for dataset_id in made:
         assert set(_rows(c, dataset_id)) == set(done)  # no log lost, none twice
+
+
+def test_a_dataset_fills_by_a_job_while_logs_keep_coming(live: LiveServer) -> None:
+    """Creating a dataset answers at once; a job pages through the matching logs, with its
+    progress on the dataset, while the gateway goes on recording logs."""
+    c = Caller(live)
+    gw = _gateway(c)
+    before = []
+    for n in range(3):
+        before += _ingest(c, [_entry(1000 * n + k, gateway_id=gw) for k in range(1000)])
+    ds = c.cf.ai_gateway.datasets.create(
+        gw, account_id=c.account, name="everything", enable=True, filters=[]
+    )
+    during = _ingest(c, [_entry(5000 + k, gateway_id=gw) for k in range(50)])
+    body = _synced(c, ds.id)
+    progress = body["progress"]
+    assert progress["processed_rows"] == progress["total_rows"] >= len(before)
+    assert progress["percent"] == 100
+    rows = c.native("GET", f"/datasets/{ds.id}/rows", params={"limit": 1})
+    assert rows.json()["total"] == len(before) + len(during)  # each log once
+    assert body["row_count"] == len(before) + len(during)
 
 
 BAD_FILTERS: list[tuple[Any, str]] = [

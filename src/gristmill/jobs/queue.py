@@ -28,15 +28,8 @@ def enqueue(
     idempotency_key: str | None = None,
 ) -> Job:
     """Queue a job; with an idempotency key, asking twice returns the first job."""
-    job = Job(
-        id=prefixed("job_"),
-        account_id=account_id,
-        kind=kind,
-        params=params,
-        status="queued",
-        max_attempts=hub.settings.job_max_attempts,
-        idempotency_key=idempotency_key,
-    )
+    job = new_job(hub, account_id=account_id, kind=kind, params=params)
+    job.idempotency_key = idempotency_key
     try:
         with hub.db.session() as s:
             s.add(job)
@@ -54,6 +47,18 @@ def enqueue(
         assert existing is not None
         return existing
     return job
+
+
+def new_job(hub: Hub, *, account_id: str, kind: str, params: dict[str, Any]) -> Job:
+    """A queued job, not yet added: for a caller that queues it in its own transaction."""
+    return Job(
+        id=prefixed("job_"),
+        account_id=account_id,
+        kind=kind,
+        params=params,
+        status="queued",
+        max_attempts=hub.settings.job_max_attempts,
+    )
 
 
 def _claimable(now: Any) -> Any:

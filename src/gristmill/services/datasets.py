@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, event, func, or_, select
+from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
@@ -276,16 +277,20 @@ def list_datasets_cursor(
 def delete_dataset(hub: Hub, account_id: str, dataset_id: str) -> None:
     """Remove the dataset, its rows, errors and version blobs."""
     with hub.db.session() as s:
-        ds = _get(s, account_id, dataset_id)
-        keys = list(
-            s.scalars(select(DatasetVersion.blob_key).where(DatasetVersion.dataset_id == ds.id))
-        )
-        source = ds.source_blob_key if ds.source_file_id is None else None
-        for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload):
-            s.execute(delete(model).where(model.dataset_id == ds.id))
-        s.delete(ds)
-    for key in [*keys, *([source] if source else [])]:
-        hub.blobs.delete(key)
+        delete_dataset_in(hub, s, _get(s, account_id, dataset_id))
+
+
+def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
+    """`delete_dataset` in the caller's transaction; the blobs go once it commits."""
+    keys = list(
+        s.scalars(select(DatasetVersion.blob_key).where(DatasetVersion.dataset_id == ds.id))
+    )
+    source = ds.source_blob_key if ds.source_file_id is None else None
+    for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload):
+        s.execute(delete(model).where(model.dataset_id == ds.id))
+    s.delete(ds)
+    blobs = [*keys, *([source] if source else [])]
+    event.listen(s, "after_commit", lambda _s: [hub.blobs.delete(k) for k in blobs], once=True)
 
 
 def list_row_errors(

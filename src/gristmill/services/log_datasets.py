@@ -2,9 +2,9 @@
 
 They are ordinary datasets (origin "cloudflare", schema chat) whose rows `log_rows` keeps in
 step with the filters, so the native and TensorZero doors read them like any other. Creating
-one materialises its existing matching logs in the same transaction; an update is a full
-replace of name, filters and enable (re-syncing the rows when enabled). Filters are stored
-as sent, after validation (`log_filters`).
+one queues a job that materialises its existing matching logs (`log_dataset_job`); an update
+is a full replace of name, filters and enable (re-syncing the rows, by a job, when enabled).
+Filters are stored as sent, after validation (`log_filters`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.services import datasets as dataset_service
-from gristmill.services import gateways, log_rows
+from gristmill.services import gateways, log_dataset_job
 from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.log_filters import parse_filters
@@ -63,11 +63,10 @@ def _get(s: Session, account_id: str, gateway_id: str, dataset_id: str) -> Datas
 
 
 def create_log_dataset(hub: Hub, caller: Principal, gateway_id: str, spec: DatasetSpec) -> Dataset:
+    """The dataset, at once; a job fills it with the logs that match (`log_dataset_job`)."""
     filters = spec.check()
     with hub.db.session() as s:
         gateways.lock_gateway(s, caller.account_id, gateway_id, exclusive=True)
-        # Written here rather than by datasets.create_dataset: the row and its materialised
-        # rows must commit together, or a log could slip in between (see gateways).
         ds = Dataset(
             id=prefixed("ds_"),
             account_id=caller.account_id,
@@ -75,7 +74,6 @@ def create_log_dataset(hub: Hub, caller: Principal, gateway_id: str, spec: Datas
             origin=ORIGIN,
             schema_type="chat",
             data_source="AIGatewayLogs",
-            status="succeeded",
             created_by_identity_id=caller.identity_id,
             created_by_identity_type=caller.identity_kind,
             gateway_id=gateway_id,
@@ -83,8 +81,8 @@ def create_log_dataset(hub: Hub, caller: Principal, gateway_id: str, spec: Datas
             enable=spec.enable,
         )
         s.add(ds)
+        log_dataset_job.queue_sync(hub, s, ds)
         s.flush()
-        log_rows.sync(s, ds, fresh=True)
         s.refresh(ds)
     return ds
 
@@ -102,9 +100,9 @@ def update_log_dataset(
         gateways.lock_gateway(s, account_id, gateway_id, exclusive=True)
         ds = _get(s, account_id, gateway_id, dataset_id)
         ds.name, ds.filters, ds.enable, ds.updated_at = spec.name, filters, spec.enable, utcnow()
+        if ds.enable:  # a disabled dataset stays frozen
+            log_dataset_job.queue_sync(hub, s, ds)
         s.flush()
-        if ds.enable:
-            log_rows.sync(s, ds)
         s.refresh(ds)
     return ds
 
@@ -147,6 +145,9 @@ def list_log_datasets(
 
 
 def delete_log_dataset(hub: Hub, account_id: str, gateway_id: str, dataset_id: str) -> Dataset:
-    ds = get_log_dataset(hub, account_id, gateway_id, dataset_id)
-    dataset_service.delete_dataset(hub, account_id, ds.id)
+    with hub.db.session() as s:
+        # under the gateway's lock, so that no page of a running sync writes rows after this
+        gateways.lock_gateway(s, account_id, gateway_id, exclusive=True)
+        ds = _get(s, account_id, gateway_id, dataset_id)
+        dataset_service.delete_dataset_in(hub, s, ds)
     return ds

@@ -1,11 +1,12 @@
 """A log dataset's rows: one chat datapoint per inference log that matches its filters.
 
-Membership is kept in the transaction that changes it:
+Membership is kept in step with the logs:
 - a new log joins every enabled dataset of its gateway that it matches (`add_new_logs`,
   called by `logs.record_logs` in the log's own transaction);
 - a dataset gets its existing matching logs when it is created, and is re-synced to its
-  filters whenever it is updated while enabled (`sync`): rows whose log no longer matches go
-  stale (TensorZero's soft delete), missing ones are added, unchanged rows keep their ids;
+  filters whenever it is updated while enabled, by a job (`log_dataset_job`, page by page):
+  rows whose log no longer matches go stale (TensorZero's soft delete), missing ones are
+  added, unchanged rows keep their ids;
 - a log whose feedback changes is re-evaluated against every enabled dataset (`reevaluate`).
 A disabled dataset is frozen: it neither gains nor loses rows until it is enabled again.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gristmill.ids import uuid7
@@ -109,44 +110,46 @@ def _live(ds: Dataset) -> ColumnElement[bool]:
     )
 
 
-def _add_missing(s: Session, ds: Dataset, *, fresh: bool) -> int:
-    """Rows for matching logs that have none yet, in id order by keyset pages."""
-    where, after, added = condition(ds), "", 0
-    while True:
-        logs = s.execute(
-            select(*LOG_COLUMNS)
-            .where(where, InferenceLog.id > after)
-            .order_by(InferenceLog.id)
-            .limit(BATCH)
-        ).all()
-        if not logs:
-            return added
-        after = logs[-1].id
-        if not fresh:  # a new dataset has no rows to skip
-            have = set(
-                s.scalars(
-                    select(Datapoint.source_inference_id).where(
-                        _live(ds), Datapoint.source_inference_id.in_([r.id for r in logs])
-                    )
-                )
+def stale_unmatched(s: Session, ds: Dataset) -> int:
+    """Stale the live rows whose log no longer matches the dataset's filters."""
+    matching = select(InferenceLog.id).where(condition(ds))
+    result = s.execute(
+        update(Datapoint)
+        .where(_live(ds), Datapoint.source_inference_id.not_in(matching))
+        .values(staled_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    staled = int(result.rowcount)  # type: ignore[attr-defined]
+    _count(s, ds, -staled)
+    return staled
+
+
+def add_missing_page(s: Session, ds: Dataset, after: str) -> tuple[str, int, int] | None:
+    """One keyset page of the matching logs after log id `after`: a row for each that has
+    none yet. Returns (the page's last log id, logs seen, rows added), or None past the end.
+    Logs recorded meanwhile may already have their row (`add_new_logs`), so each is checked."""
+    logs = s.execute(
+        select(*LOG_COLUMNS)
+        .where(condition(ds), InferenceLog.id > after)
+        .order_by(InferenceLog.id)
+        .limit(BATCH)
+    ).all()
+    if not logs:
+        return None
+    have = set(
+        s.scalars(
+            select(Datapoint.source_inference_id).where(
+                _live(ds), Datapoint.source_inference_id.in_([r.id for r in logs])
             )
-            logs = [r for r in logs if r.id not in have]
-        added += _insert(s, ds, logs)
-
-
-def sync(s: Session, ds: Dataset, *, fresh: bool = False) -> None:
-    """Make the dataset's live rows exactly its matching logs (see the module notes)."""
-    staled = 0
-    if not fresh:
-        matching = select(InferenceLog.id).where(condition(ds))
-        result = s.execute(
-            update(Datapoint)
-            .where(_live(ds), Datapoint.source_inference_id.not_in(matching))
-            .values(staled_at=utcnow(), updated_at=utcnow())
-            .execution_options(synchronize_session=False)
         )
-        staled = int(result.rowcount)  # type: ignore[attr-defined]
-    _count(s, ds, _add_missing(s, ds, fresh=fresh) - staled)
+    )
+    added = _insert(s, ds, [r for r in logs if r.id not in have])
+    _count(s, ds, added)
+    return logs[-1].id, len(logs), added
+
+
+def count_matching(s: Session, ds: Dataset) -> int:
+    return s.scalar(select(func.count()).select_from(InferenceLog).where(condition(ds))) or 0
 
 
 def _enabled(s: Session, account_id: str, gateway_id: str) -> list[Dataset]:
