@@ -36,15 +36,11 @@ import argparse
 import os
 import queue
 import random
-import re
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,21 +54,24 @@ import httpx  # noqa: E402
 import orjson  # noqa: E402
 from bench.common import (  # noqa: E402
     MB,
-    PROFILE_RATE,
     PySpy,
-    frame_file,
-    frame_name,
     generate_jsonl,
     interrupts_exit,
     note,
-    parked,
     start_local_server,
     stop_all,
-    stop_process,
     tree_cpu_seconds,
     verdict,
 )
-from tests.support import LiveServer, free_port  # noqa: E402
+from bench.datasette_ref import (  # noqa: E402
+    Datasette,
+    build_reference,
+    datasette_version,
+    sample_ids,
+    start_datasette,
+)
+from bench.read_profile import analyse, print_profile  # noqa: E402
+from tests.support import LiveServer  # noqa: E402
 
 DATASET = "bench-datapoints"
 FUNCTION = "bench_chat"
@@ -82,7 +81,6 @@ LIST_WINDOW = 10_000  # random list offsets (and _next keys) in the first rows
 GET_SAMPLE = 20_000  # random ids sampled for gets
 REQUEST_TIMEOUT = 300.0
 JSON = {"content-type": "application/json"}
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # --------------------------------------------------------------------------- the rows
 
@@ -175,91 +173,6 @@ def load_rows(server: LiveServer, key: str, path: Path, batch: int, senders: int
     if failures:
         raise RuntimeError(f"bulk insert failed: {failures[0]}")
     return Load(done["rows"], done["requests"], seconds, tree_cpu_seconds(server.proc.pid) - cpu0)
-
-
-# --------------------------------------------------------------------------- the reference
-
-
-def build_reference(gristmill_db: Path, ref: Path) -> int:
-    """Copy the dataset's live rows out of Gristmill's SQLite file (read-only) into a fresh
-    SQLite file, in id order; returns the row count."""
-    con = sqlite3.connect(ref.as_uri(), uri=True)  # URI mode, so that ATTACH takes ?mode=ro
-    try:
-        con.execute("ATTACH DATABASE ? AS gm", (f"{gristmill_db.as_uri()}?mode=ro",))
-        con.execute(
-            "CREATE TABLE datapoints (id TEXT PRIMARY KEY, function_name TEXT, input TEXT, "
-            "output TEXT, tags TEXT, created_at TEXT)"
-        )
-        (dataset_id,) = con.execute(
-            "SELECT id FROM gm.datasets WHERE name = ? ORDER BY created_at DESC LIMIT 1",
-            (DATASET,),
-        ).fetchone()
-        con.execute(
-            "INSERT INTO datapoints SELECT id, function_name, input, output, tags, created_at "
-            "FROM gm.datapoints WHERE dataset_id = ? AND staled_at IS NULL ORDER BY id",
-            (dataset_id,),
-        )
-        con.commit()
-        con.execute("DETACH DATABASE gm")
-        (count,) = con.execute("SELECT count(*) FROM datapoints").fetchone()
-        return int(count)
-    finally:
-        con.close()
-
-
-def sample_ids(ref: Path, rows: int, rng: random.Random) -> tuple[list[str], list[str]]:
-    """Random ids over the whole table (for gets), and the first LIST_WINDOW ids in key order
-    (Datasette's `_next` keys: the page after each starts at that row)."""
-    con = sqlite3.connect(f"{ref.as_uri()}?mode=ro", uri=True)
-    try:
-        rowids = rng.sample(range(1, rows + 1), min(GET_SAMPLE, rows))
-        marks = ",".join("?" * len(rowids))
-        any_ids = [
-            r[0] for r in con.execute(f"SELECT id FROM datapoints WHERE rowid IN ({marks})", rowids)
-        ]
-        first = [
-            r[0]
-            for r in con.execute("SELECT id FROM datapoints ORDER BY id LIMIT ?", (LIST_WINDOW,))
-        ]
-    finally:
-        con.close()
-    rng.shuffle(any_ids)
-    if not all(UUID_RE.match(i) for i in any_ids[:100] + first[:100]):
-        raise RuntimeError("ids are not UUIDs: Datasette's paths would need tilde-encoding")
-    return any_ids, first
-
-
-@dataclass
-class Datasette:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-
-
-def start_datasette(ref: Path, log_path: Path, timeout: float = 60.0) -> Datasette:
-    exe = shutil.which("datasette") or str(Path(sys.executable).parent / "datasette")
-    port = free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [exe, "serve", "-i", str(ref), "--host", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    ds = Datasette(proc, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            ds.stop()
-            raise RuntimeError(f"datasette did not start:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{ds.base_url}/-/versions.json", timeout=1.0).status_code == 200:
-                return ds
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- the clients
@@ -434,163 +347,6 @@ def datasette_target(ds: Datasette, ids: list[str], first: list[str]) -> Target:
     return Target("datasette", ds.proc.pid, ds.base_url, {}, {"list": list_, "get": get}, check)
 
 
-# --------------------------------------------------------------------------- profile
-
-
-# Which step of a request a sample belongs to: the first rule with a frame on the stack wins
-# (so the SQL of the key lookup counts as auth); a rule is (label, frames), a frame being
-# "function name" or "function name@path fragment".
-_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("auth: API key lookup in its own DB session (authenticate)", ("authenticate",)),
-    ("request body: read + orjson in the threadpool (read_json)", ("read_json",)),
-    ("dataset lookup by name (existing_dataset)", ("existing_dataset",)),
-    (
-        "query: session, SQL, ORM rows (services.datapoints list/get)",
-        ("list_datapoints@gristmill/services/", "get_datapoints@gristmill/services/"),
-    ),
-    (
-        "render: TensorZero shape (GetDatapointsResponse.of → tensorzero_view)",
-        ("GetDatapointsResponse.of", "tensorzero_view"),
-    ),
-    (
-        "response: validate + serialise the response_model (serialize_response)",
-        ("serialize_response",),
-    ),
-    ("response: send through the middlewares (Response.__call__)", ("Response.__call__",)),
-    ("access log line (AccessLog → logging)", ("Logger.info",)),
-    (
-        "routing, dependencies, threadpool hand-off (starlette, fastapi, anyio)",
-        ("Router.__call__", "run_in_threadpool", "WorkerThread.run"),
-    ),
-    ("event loop + HTTP parsing (asyncio, uvicorn)", ("Runner.run",)),
-)
-
-# What kind of work a sample is: rules on the innermost frame (leaf), except the first two,
-# which match anywhere below the leaf; rules are (label, function names, path fragments).
-_WORK: tuple[tuple[str, frozenset[str], tuple[str, ...]], ...] = (
-    (
-        "open/close SQLite connections + PRAGMAs (pool overflow)",
-        frozenset({"_ConnectionRecord.__connect", "DefaultDialect.do_close"}),
-        (),
-    ),
-    ("SQLAlchemy pool queue: lock waits", frozenset(), ("sqlalchemy/util/queue.py",)),
-    (
-        "sqlite3 C: execute + fetch",
-        frozenset({"DefaultDialect.do_execute", "CursorFetchStrategy.fetchall"}),
-        (),
-    ),
-    ("JSON columns: orjson decode", frozenset(), ("sqlalchemy/sql/sqltypes.py",)),
-    ("SQLAlchemy Python (ORM, Core)", frozenset(), ("sqlalchemy",)),
-    ("pydantic", frozenset(), ("pydantic",)),
-    ("gristmill Python", frozenset(), ("gristmill/",)),
-    ("threads: locks, queues (threading, queue)", frozenset(), ("threading.py", "queue.py")),
-    (
-        "framework Python (starlette, fastapi, anyio, uvicorn, asyncio)",
-        frozenset(),
-        ("starlette/", "fastapi/", "anyio/", "uvicorn/", "asyncio/", "sniffio/"),
-    ),
-    ("logging", frozenset(), ("logging/",)),
-)
-
-
-def _step(stack: tuple[str, ...]) -> str:
-    frames = [(frame_name(f), frame_file(f)) for f in stack]
-    for label, rules in _STEPS:
-        for rule in rules:
-            name, _, where = rule.partition("@")
-            if any(n == name and where in f for n, f in frames):
-                return label
-    return "other"
-
-
-def _work(stack: tuple[str, ...]) -> str:
-    leaf_name, leaf_file = frame_name(stack[-1]), frame_file(stack[-1])
-    names = {frame_name(f) for f in stack}
-    for i, (label, funcs, paths) in enumerate(_WORK):
-        if i < 2:
-            if funcs & names or any(p in frame_file(f) for p in paths for f in stack):
-                return label
-        elif leaf_name in funcs or any(p in leaf_file for p in paths):
-            return label
-    return "other"
-
-
-@dataclass
-class Profile:
-    samples: int = 0
-    idle: int = 0
-    cpu: float = 0.0  # the server's CPU seconds over the profile
-    rate: int = PROFILE_RATE
-    seconds: float = 0.0
-    steps: Counter[str] = field(default_factory=Counter)
-    step_leaves: dict[str, Counter[str]] = field(default_factory=dict)
-    work: Counter[str] = field(default_factory=Counter)
-    leaves: Counter[str] = field(default_factory=Counter)
-    inclusive: Counter[str] = field(default_factory=Counter)
-
-
-def analyse(stacks: Counter[tuple[str, ...]], rate: int, seconds: float, cpu: float) -> Profile:
-    """The server's busy samples by request step, by kind of work, by leaf frame (self time)
-    and by frame anywhere on the stack (inclusive time); parked threads are only counted."""
-    prof = Profile(rate=rate, seconds=seconds, cpu=cpu)
-    for stack, count in stacks.items():
-        if parked(stack):
-            prof.idle += count
-            continue
-        prof.samples += count
-        step = _step(stack)
-        prof.steps[step] += count
-        prof.step_leaves.setdefault(step, Counter())[frame_name(stack[-1])] += count
-        prof.work[_work(stack)] += count
-        prof.leaves[stack[-1]] += count
-        for frame in set(stack):
-            prof.inclusive[frame] += count
-    return prof
-
-
-def _share(counter: Counter[str], label: str, total: int) -> str:
-    return f"{100 * counter[label] / total:5.1f}%" if total else "    -"
-
-
-def print_profile(title: str, busy: Profile, gil: Profile, top: int = 8) -> None:
-    """Two recordings of the same window: every busy thread (where requests spend their wall
-    time, waits for the GIL or the pool included) and the GIL holder (where the Python CPU
-    goes)."""
-    if not busy.samples or not gil.samples:
-        print(f"profile {title}: py-spy saw no samples")
-        return
-    b, g = busy.samples, gil.samples
-    seconds = busy.seconds or 1.0
-    print(
-        f"server profile, {title}: py-spy {busy.rate} Hz for {seconds:.0f} s; server CPU "
-        f"{busy.cpu / seconds:.2f} cores, GIL held {g / busy.rate / seconds:.0%} of the time, "
-        f"{b / busy.rate / seconds:.1f} threads busy on average ({busy.idle} parked samples "
-        "left out). 'busy': share of busy-thread samples (a thread waiting for the GIL "
-        "counts where it waits); 'GIL': share of GIL-holder samples."
-    )
-    print("     busy     GIL  request step")
-    for label, _ in (busy.steps + gil.steps).most_common():
-        print(f"   {_share(busy.steps, label, b)}  {_share(gil.steps, label, g)}  {label}")
-        leaves = busy.step_leaves.get(label, Counter()).most_common(3)
-        n = busy.steps[label]
-        if n:
-            print(" " * 20 + "in " + ", ".join(f"{f} {100 * k / n:.0f}%" for f, k in leaves))
-    print("     busy     GIL  kind of work (innermost frame)")
-    for label, _ in (busy.work + gil.work).most_common():
-        print(f"   {_share(busy.work, label, b)}  {_share(gil.work, label, g)}  {label}")
-    print(f"  top {top} functions by self time while holding the GIL:")
-    for frame, n in gil.leaves.most_common(top):
-        print(f"   {100 * n / g:5.1f}%  {frame}")
-    print(f"  top {top} gristmill functions by inclusive time (busy threads):")
-    ours = [
-        (f, n)
-        for f, n in busy.inclusive.most_common()
-        if "gristmill/" in f and "gristmill/cli/" not in f and "__call__" not in f
-    ]
-    for frame, n in ours[:top]:
-        print(f"   {100 * n / b:5.1f}%  {frame}")
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -604,15 +360,6 @@ class Processes:
 
     def stop(self) -> None:
         stop_all(*self.spies, self.datasette, self.server)
-
-
-def datasette_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("datasette")
-    except Exception:
-        return "?"
 
 
 def measure(args: argparse.Namespace, target: Target, op: str, seed: int) -> Result:
@@ -729,11 +476,11 @@ def run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         ref = work / f"{REF_DB}.db"
-        ref_rows = build_reference(server.data_dir / "gristmill.db", ref)
+        ref_rows = build_reference(server.data_dir / "gristmill.db", ref, DATASET)
         ref_s = time.perf_counter() - t0
         if ref_rows != load.rows:
             raise RuntimeError(f"the reference holds {ref_rows} rows, Gristmill {load.rows}")
-        ids, first = sample_ids(ref, ref_rows, rng)
+        ids, first = sample_ids(ref, ref_rows, rng, LIST_WINDOW, GET_SAMPLE)
         procs.datasette = ds = start_datasette(ref, work / "datasette.log")
         note(args, f"datasette on {ds.base_url} (pid {ds.proc.pid})")
 
