@@ -55,7 +55,7 @@ def cmd_jobs_list(hub: Hub, args: argparse.Namespace) -> int:
         return 0
     for job, account in rows:
         print(
-            f"{job.id}  {account:<14} {job.kind:<8} {job.status:<9} "
+            f"{job.id}  {account:<14} {job.kind:<16} {job.status:<9} "
             f"{progress_bar(job.progress_done, job.progress_total)}  attempts={job.attempts}"
         )
     return 0
