@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev bench-upload clean
+.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,20 @@ lint: install-dev
 test: install-dev lint
 	$(BIN)/pytest -q
 
-bench-upload: install-dev
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+install-bench: $(VENV)/.installed-bench
+
+bench-upload: install-bench
 	$(BIN)/python bench/upload.py
+
+bench-ingest: install-bench
+	$(BIN)/python bench/ingest.py
+
+bench-datapoints: install-bench
+	$(BIN)/python bench/datapoints.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
