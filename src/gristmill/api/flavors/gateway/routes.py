@@ -7,6 +7,9 @@ account in the path must be the key's own, else 404.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -18,14 +21,23 @@ from gristmill.services.errors import NotFound
 from gristmill.services.gateway_proxy import Call, Forwarder
 
 PREFIX = "/gateway/v1"
-router = APIRouter(tags=["logging gateway"])
+
+
+@asynccontextmanager
+async def _forwarder_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """One forwarder (and its pool of upstream connections) for the server's life."""
+    app.state.gateway_forwarder = Forwarder(app.state.hub)
+    try:
+        yield
+    finally:
+        await app.state.gateway_forwarder.aclose()
+
+
+router = APIRouter(tags=["logging gateway"], lifespan=_forwarder_lifespan)
 
 
 def _forwarder(request: Request) -> Forwarder:
-    state = request.app.state
-    if getattr(state, "gateway_forwarder", None) is None:
-        state.gateway_forwarder = Forwarder(state.hub)
-    forwarder: Forwarder = state.gateway_forwarder
+    forwarder: Forwarder = request.app.state.gateway_forwarder
     return forwarder
 
 
