@@ -101,6 +101,7 @@ def test_sigkilled_worker_is_retried_without_duplicates(hub: Hub, tmp_path: Path
     first = start_worker(hub, "doomed", tmp_path / "w1.log")
     try:
         wait_until(lambda: progress() >= 4000, what="the first worker to make progress")
+        first.send_signal(signal.SIGSTOP)  # frozen mid-job: it cannot finish before the kill
         assert progress() < ROWS, "the job finished before it could be killed; use more rows"
         first.send_signal(signal.SIGKILL)
         first.wait()
