@@ -289,8 +289,8 @@ def test_datasets_made_while_logs_pour_in_miss_none(live: LiveServer) -> None:
 
 
 def test_a_dataset_fills_by_a_job_while_logs_keep_coming(live: LiveServer) -> None:
-    """Creating a dataset answers at once; a job pages through the matching logs, with its
-    progress on the dataset, while the gateway goes on recording logs."""
+    """A job pages through the matching logs, with its progress on the dataset, while the
+    gateway goes on recording logs: each log joins exactly once."""
     c = Caller(live)
     gw = _gateway(c)
     before = []

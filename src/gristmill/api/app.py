@@ -43,10 +43,15 @@ def _sweep_uploads(hub: Hub, stop: threading.Event) -> None:
             log.exception("upload sweep failed")
 
 
+def log_to_stderr() -> None:
+    """The server's logging: one message per line (the access log's lines are JSON)."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+
 def app_from_environment() -> FastAPI:
     """The app of one of several server processes (`gristmill serve --processes N`): the
     parent has already migrated the store and made the admin key."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log_to_stderr()
     return create_app(Hub.open(Settings(), migrate=False))
 
 

@@ -52,10 +52,10 @@ def _write_admin_key(settings: Settings, key: str) -> Path:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from gristmill.api.app import create_app
+    from gristmill.api.app import create_app, log_to_stderr
 
     settings = _settings(args)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log_to_stderr()
     hub = Hub.open(settings)
     if accounts.store_is_empty(hub):
         issued = accounts.issue_key(hub, account_name="default", key_name="admin")

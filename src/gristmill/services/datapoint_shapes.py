@@ -15,7 +15,7 @@ A json row's `output` is the parsed value; TensorZero's `{"raw", "parsed"}` is m
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Row
@@ -177,9 +177,14 @@ def _parsed(raw: str | None) -> Any:
     return None if raw is None else orjson.loads(raw)
 
 
+def _is_null(raw: str | None) -> bool:
+    """SQL NULL or a stored JSON null."""
+    return raw is None or raw == "null"
+
+
 def _as_is(raw: str | None) -> Any:
     """Stored JSON text, passed into the response without parsing and re-encoding it."""
-    return None if raw is None or raw == "null" else orjson.Fragment(raw)
+    return None if _is_null(raw) else orjson.Fragment(cast(str, raw))
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -216,7 +221,7 @@ def tensorzero_view(dp: AnyRow, dataset_name: str) -> dict[str, Any]:
         view["output_schema"] = _as_is(dp.output_schema)
     else:
         view["output"] = view_chat_output(_parsed(dp.output))
-        if _as_is(dp.tool_params) is None and _as_is(dp.extra) is None:
+        if _is_null(dp.tool_params) and _is_null(dp.extra):
             view |= NO_TOOL_PARAMS
         else:
             view |= view_tool_params(_parsed(dp.tool_params), _parsed(dp.extra))

@@ -121,13 +121,23 @@ def batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _find(s: Session, account_id: str, name: str) -> Dataset | None:
-    return s.scalar(
-        select(Dataset)
-        .where(Dataset.account_id == account_id, Dataset.name == name)
+def _latest_named(*columns: Any) -> Select[*tuple[Any, ...]]:
+    """The account's newest dataset of a name (`account_id` and `name` bound at execution):
+    the ORM entity for writes, just the `DATASET_REF` columns for reads."""
+    return (
+        select(*columns)
+        .where(Dataset.account_id == bindparam("account_id"), Dataset.name == bindparam("name"))
         .order_by(Dataset.created_at.desc(), Dataset.id.desc())
         .limit(1)
     )
+
+
+_DATASET_BY_NAME = _latest_named(Dataset)
+
+
+def _find(s: Session, account_id: str, name: str) -> Dataset | None:
+    found: Dataset | None = s.scalar(_DATASET_BY_NAME, {"account_id": account_id, "name": name})
+    return found
 
 
 def existing_dataset(s: Session, account_id: str, name: str) -> Dataset:
@@ -256,12 +266,7 @@ ONLY_CHAT_OR_JSON = ("tensorzero", "cloudflare")  # doors that never write other
 # Reads reuse prebuilt statements, with the values as bound parameters: building a statement
 # and adapting a cached compilation to a new statement object cost SQLAlchemy more than the
 # SQL of a point read.
-_DATASET_REF = (
-    select(*DATASET_REF)
-    .where(Dataset.account_id == bindparam("account_id"), Dataset.name == bindparam("name"))
-    .order_by(Dataset.created_at.desc(), Dataset.id.desc())
-    .limit(1)
-)
+_DATASET_REF = _latest_named(*DATASET_REF)
 _GET = (
     select(*VIEW_COLUMNS, Dataset.name.label("dataset_name"))
     .join(Dataset, Dataset.id == Datapoint.dataset_id)
@@ -286,7 +291,7 @@ def _dataset_ref(conn: Connection, account_id: str, name: str) -> AnyRow:
     return ref
 
 
-def _may_hold_other_kinds(ds: Any) -> bool:  # a Dataset or a DATASET_REF row
+def _may_hold_other_kinds(ds: AnyRow) -> bool:  # a DATASET_REF row
     return ds.origin not in ONLY_CHAT_OR_JSON and ds.schema_type not in checks.KINDS
 
 

@@ -51,14 +51,15 @@ def run_sync(ctx: JobContext) -> dict[str, Any]:
         total = log_rows.count_matching(s, ds)
         ds.status, ds.progress_done, ds.progress_total = "running", 0, total
     ctx.progress(0, total)
-    after, seen, added, staled = "", 0, 0, 0
+    after, seen, added = "", 0, 0
+    staled: int | None = None  # done once, in the first page's transaction
     while True:
         with hub.db.session() as s:
             gateways.lock_gateway(s, account_id, gateway_id, exclusive=True)
             ds = _owned(s, dataset_id, job.id)
             if ds is None:
                 return {"superseded": True}
-            if not after:
+            if staled is None:
                 staled = log_rows.stale_unmatched(s, ds)
             page = log_rows.add_missing_page(s, ds, after)
             if page is not None:

@@ -61,7 +61,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 class Database:
     """One engine and its session factory; `session()` commits on success, rolls back on error."""
 
-    def __init__(self, url: str, sqlite_readers: int = 2):
+    def __init__(self, url: str, sqlite_readers: int):
         self.url = url
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
