@@ -210,6 +210,26 @@ def test_csv_with_column_mapping(client: adaption.Adaption, tmp_path: Path) -> N
     ]
 
 
+def test_scale_gp_item_file_with_column_mapping(client: adaption.Adaption, tmp_path: Path) -> None:
+    """The file a Scale GP user saves from `contents.list` (input/output) maps onto
+    prompt/completion here too, so one file works through every door."""
+    pairs = [("Where is the Louvre?", "In Paris."), ("42", "A number, kept as text.")]
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({"input": p, "output": c}) + "\n" for p, c in pairs))
+    mapping = {"prompt": "input", "completion": "output"}
+    done = client.datasets.upload_file(path, processing_mode="raw", column_mapping=mapping)  # type: ignore[arg-type]
+    assert wait(client, done.dataset_id).row_count == 2
+    assert parsed("jsonl", download(client, done.dataset_id, "jsonl")) == [
+        {"prompt": p, "completion": c} for p, c in pairs
+    ]
+    # and with no mapping at all, the same file is detected as generation rows
+    plain = client.datasets.upload_file(path)
+    assert wait(client, plain.dataset_id).row_count == 2
+    assert parsed("jsonl", download(client, plain.dataset_id, "jsonl")) == [
+        {"prompt": p, "completion": c} for p, c in pairs
+    ]
+
+
 def test_initiate_then_complete(client: adaption.Adaption) -> None:
     rows = chat_rows(4, "initiated")
     body = jsonl_bytes(rows)

@@ -6,12 +6,16 @@ wrong type or a missing field fails the test, not just a wrong value.
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 import time
 from typing import Any
 
 import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import scale_gp
 from scale_gp.types import TrainingDataset, TrainingDatasetGenerationItem
@@ -132,6 +136,51 @@ def test_reranking_questions_as_a_file_part(server: LiveServer, key: dict[str, s
         (f"How do I reset device {n}?", f"Hold the button for {n} s.") for n in range(12)
     ]
     assert [i.model_extra["positive"] for i in items] == [n % 3 == 0 for n in range(12)]  # type: ignore[index]
+
+
+# Rows that a table or a naive parser would bend: digits (not a number), a JSON-looking text,
+# quotes, commas and newlines (CSV), non-Latin script, leading and trailing blanks.
+ROUND_TRIP = [
+    ("How many legs does a spider have?", "Eight."),
+    ("42", "It is the answer, but to which question?"),
+    ('["not", "a", "list"]', "A JSON-looking prompt is still text."),
+    ('She said "hello, world"\nthen left.', "A quote, a comma,\nand a newline."),
+    ("Traduis « bonjour » en japonais.", "こんにちは"),
+    ("  padded prompt  ", "  padded answer  "),
+]
+
+
+def items_as(fmt: str, items: list[TrainingDatasetGenerationItem]) -> str | bytes:
+    """`contents.list` items written back to a file, as a user would save them."""
+    rows = [{"input": i.input, "output": i.output} for i in items]
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if fmt == "json":
+        return json.dumps(rows, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["input", "output"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), sink)
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "parquet"])
+def test_contents_round_trip(client: scale_gp.SGPClient, fmt: str) -> None:
+    """The SDK's own item shape ingests: what `contents.list` returned, saved as a file and
+    uploaded again, reads back exactly."""
+    source = "".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in ROUND_TRIP)
+    first = wait_for_rows(client, create(client, source, name="original").id)
+    assert [(i.input, i.output) for i in first] == ROUND_TRIP
+    again = create(client, items_as(fmt, first), name=f"round trip {fmt}")
+    second = wait_for_rows(client, again.id)
+    assert [(i.input, i.output, i.schema_type) for i in second] == [
+        (i.input, i.output, "GENERATION") for i in first
+    ]
+    assert client.training_datasets.retrieve(again.id).schema_type == "GENERATION"
 
 
 def test_bytes_file_as_in_the_sdk_example(client: scale_gp.SGPClient) -> None:

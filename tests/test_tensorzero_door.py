@@ -406,33 +406,45 @@ def test_bad_input_gets_a_400(client: TensorZeroGateway, http: httpx.Client) -> 
         assert needle in r.json()["error"]
     bad_filter = {"filter": {"type": "tag", "key": "k", "value": "v", "comparison_operator": "<"}}
     r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json={})
-    assert r.status_code == 404  # nothing was created by the refused requests
+    assert (r.status_code, r.json()) == (200, {"datapoints": []})  # the refused wrote nothing
     r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json=bad_filter)
     assert r.status_code == 400 and "comparison_operator" in r.json()["error"]
     r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json={}, headers={"Authorization": ""})
     assert r.status_code == 401 and "API key" in r.json()["error"]
 
 
-def test_another_accounts_data_is_not_found(server: LiveServer, client: TensorZeroGateway) -> None:
+def test_another_accounts_data_looks_like_a_fresh_name(
+    server: LiveServer, client: TensorZeroGateway, http: httpx.Client
+) -> None:
+    """TensorZero has no dataset objects: another account's dataset name reads exactly like
+    a name nobody used (empty), and its datapoint ids like unknown ones (404 by id)."""
     dataset = name("private")
     ids = client.create_datapoints(dataset_name=dataset, requests=[chat("secret")]).ids
-    stranger = TensorZeroGateway.build_http(
-        gateway_url=server.base_url, api_key=server.new_key()["api_key"]
-    )
-    for call in (
-        lambda: stranger.list_datapoints(dataset_name=dataset, request=ListDatapointsRequest()),
-        lambda: stranger.get_datapoints(dataset_name=dataset, ids=ids),
-        lambda: stranger.delete_datapoints(dataset_name=dataset, ids=ids),
-        lambda: stranger.delete_dataset(dataset_name=dataset),
-        lambda: stranger.update_datapoints(
-            dataset_name=dataset, requests=[UpdateChatDatapointRequest(id=ids[0], tags={})]
-        ),
-    ):
+    stranger_key = server.new_key()["api_key"]
+    stranger = TensorZeroGateway.build_http(gateway_url=server.base_url, api_key=stranger_key)
+    fresh = name("never-used")
+    for ds in (dataset, fresh):
+        assert listed(stranger, ds) == []
+        assert stranger.get_datapoints(dataset_name=ds, ids=ids).datapoints == []
+        assert stranger.delete_datapoints(dataset_name=ds, ids=ids).num_deleted_datapoints == 0
+        assert stranger.delete_dataset(dataset_name=ds).num_deleted_datapoints == 0
         with pytest.raises(TensorZeroError) as err:
-            call()
+            stranger.update_datapoints(
+                dataset_name=ds, requests=[UpdateChatDatapointRequest(id=ids[0], tags={})]
+            )
         assert err.value.status_code == 404
-        assert error_of(err) == f"Dataset '{dataset}' not found."
+        assert error_of(err) == f"Dataset '{ds}' not found."
     assert stranger.get_datapoints(ids=ids).datapoints == []  # like an unknown id
+    with httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {stranger_key}"}
+    ) as older:
+        for ds in (dataset, fresh):
+            r = older.get(f"/datasets/{ds}/datapoints")
+            assert (r.status_code, r.json()) == (200, [])
+            r = older.get(f"/datasets/{ds}/datapoints/{ids[0]}")
+            assert r.status_code == 404 and "not found" in r.json()["error"]
+    # nothing the stranger did touched the owner's row
+    assert [d.id for d in listed(client, dataset)] == ids
     # the stranger's own dataset of the same name is a different one
     stranger.create_datapoints(dataset_name=dataset, requests=[chat("mine")])
     assert [d.id for d in listed(client, dataset)] == ids
@@ -463,7 +475,7 @@ def test_bulk_of_10000_works_and_1000000_is_413(
     assert r.status_code == 413
     assert r.json()["error"].startswith("A request may hold at most 100000 datapoints")
     r = http.post(f"/v1/datasets/{dataset}-huge/list_datapoints", json={})
-    assert r.status_code == 404  # neither request made the dataset
+    assert (r.status_code, r.json()) == (200, {"datapoints": []})  # neither request wrote
 
 
 def test_older_routes(http: httpx.Client) -> None:

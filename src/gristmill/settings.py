@@ -46,9 +46,9 @@ class Settings(BaseSettings):
     job_max_attempts: int = 5
     job_backoff_seconds: float = 1.0
     presigned_url_expiry_seconds: int = 3600
-    # how long a checked API key is trusted without a lookup: a key revoked from another
-    # process (the CLI) stops working within this time; 0 looks the key up on every request
-    auth_cache_seconds: float = 2.0
+    # how long the account and identity behind a checked API key are kept in memory; whether
+    # the key is revoked is asked of the store on every request whatever this is
+    auth_cache_seconds: float = 300.0
     # read queries run at once on SQLite (see store.metadata.db.Database); 0: no limit
     sqlite_readers: int = 2
     public_base_url: str | None = None

@@ -46,7 +46,9 @@ def coerce_tabular(row: dict[str, Any], kind: str) -> dict[str, Any]:
         if isinstance(value, str):
             if not value:
                 continue
-            if key in _STRUCTURED or (key == "output" and kind == JSON):
+            if (key in _STRUCTURED and not (kind == GENERATION and key == "input")) or (
+                key == "output" and kind == JSON
+            ):
                 value = _decoded(value)
             elif key in _BOOLEAN_FIELDS:
                 value = _BOOLEANS.get(value.strip().lower(), value)
@@ -83,6 +85,9 @@ def _chat(row: dict[str, Any]) -> Shaped | list[Reason]:
 
 
 def _generation(row: dict[str, Any]) -> Shaped | list[Reason]:
+    if "prompt" not in row and "completion" not in row and "input" in row and "output" in row:
+        # Scale GP's own item shape, as `contents.list` returns it: input is the prompt
+        row = {"prompt": row["input"], "completion": row["output"], **_rest(row, "input", "output")}
     problems = [p for p in (_text(row, "prompt"), _text(row, "completion")) if p]
     if problems:
         return problems

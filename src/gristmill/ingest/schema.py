@@ -17,7 +17,7 @@ SCHEMA_TYPES = (CHAT, GENERATION, PREFERENCE, RERANKING, JSON)
 # Signatures listed in the error when nothing matches.
 _SIGNATURES = (
     "messages (chat)",
-    "prompt/completion (generation)",
+    "prompt/completion or input/output text (generation)",
     "input/preferred_output/non_preferred_output (preference)",
     "question/chunk/positive (reranking_questions)",
     "input/output (json)",
@@ -48,11 +48,23 @@ def classify(row: Any) -> str | None:
         return CHAT
     if "question" in row and "chunk" in row:
         return RERANKING
-    if "prompt" in row or "completion" in row:
+    if "prompt" in row or "completion" in row or _is_text_pair(row):
         return GENERATION
     if "output_schema" in row or ("input" in row and "output" in row):
         return JSON
     return None
+
+
+def _is_text_pair(row: dict[str, Any]) -> bool:
+    """Scale GP's generation item, `{"input": text, "output": text}`; a json row's input is an
+    object, which a table cell holds as JSON text."""
+    given, output = row.get("input"), row.get("output")
+    return (
+        isinstance(given, str)
+        and isinstance(output, str)
+        and "output_schema" not in row
+        and not given.lstrip().startswith("{")
+    )
 
 
 class SchemaVote:

@@ -283,11 +283,13 @@ LIST_STATEMENTS_KEPT = 256
 LIST_KEY_BYTES = 4096  # a longer query shape (a long search, a big filter) is built each time
 
 
-def _dataset_ref(conn: Connection, account_id: str, name: str) -> AnyRow:
-    """`existing_dataset` for reads: the DATASET_REF columns only."""
-    ref = conn.execute(_DATASET_REF, {"account_id": account_id, "name": name}).first()
-    if ref is None:
-        raise NotFound(f"Dataset {name!r} not found.", param="dataset_name")
+def _dataset_ref(conn: Connection, account_id: str, name: str) -> AnyRow | None:
+    """The DATASET_REF columns of the account's dataset of this name. None is an empty
+    dataset: in TensorZero a dataset is only a name on datapoints, so a name with none (or
+    only another account's) reads as empty, not as missing."""
+    ref: AnyRow | None = conn.execute(
+        _DATASET_REF, {"account_id": account_id, "name": name}
+    ).first()
     return ref
 
 
@@ -351,7 +353,7 @@ def list_datapoints(
     stmt = _cached_list_statement(query, False)  # a bad filter is a 400 before a 404
     with hub.db.reading() as conn:
         ds = _dataset_ref(conn, account_id, dataset_name)
-        if ds.status != "succeeded":  # an ingest in progress shows nothing yet
+        if ds is None or ds.status != "succeeded":  # an ingest in progress shows nothing yet
             return []
         if _may_hold_other_kinds(ds):
             stmt = _cached_list_statement(query, True)
@@ -370,8 +372,11 @@ def get_datapoints(
     with hub.db.reading() as conn:
         stmt, values = _GET, {"account_id": account_id}
         if dataset_name is not None:
+            ds = _dataset_ref(conn, account_id, dataset_name)
+            if ds is None:
+                return []
             stmt = _GET_IN_DATASET
-            values["dataset_id"] = _dataset_ref(conn, account_id, dataset_name).id
+            values["dataset_id"] = ds.id
         for batch in batches(wanted, ID_BATCH):
             for dp in conn.execute(stmt, {**values, "ids": list(batch)}):
                 found[dp.id] = tensorzero_view(dp, dp.dataset_name)
@@ -400,7 +405,10 @@ def delete_datapoints(hub: Hub, caller: Principal, dataset_name: str, ids: Seque
     check_count(len(ids), "ids")
     wanted = list(dict.fromkeys(checks.check_uuid(v, f"ids[{i}]") for i, v in enumerate(ids)))
     with hub.db.session() as s:
-        ds = writable(existing_dataset(s, caller.account_id, dataset_name))
+        found = _find(s, caller.account_id, dataset_name)
+        if found is None:  # a name with no datapoints: nothing to delete
+            return 0
+        ds = writable(found)
         count = stale_rows(s, ds, wanted)
         count_rows(s, ds.id, -count)
     return count
@@ -430,7 +438,10 @@ def delete_dataset(hub: Hub, caller: Principal, dataset_name: str) -> int:
     The dataset itself stays, empty, so that its versions and history remain."""
     now = utcnow()
     with hub.db.session() as s:
-        ds = writable(existing_dataset(s, caller.account_id, dataset_name))
+        found = _find(s, caller.account_id, dataset_name)
+        if found is None:  # a name with no datapoints: nothing to delete
+            return 0
+        ds = writable(found)
         result = s.execute(
             update(Datapoint)
             .where(Datapoint.dataset_id == ds.id, Datapoint.staled_at.is_(None))

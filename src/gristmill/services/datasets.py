@@ -15,6 +15,7 @@ from gristmill.ids import prefixed, uuid7
 from gristmill.jobs import queue
 from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
+from gristmill.services.file_datasets import blob_still_needed
 from gristmill.services.streams import store_stream
 from gristmill.services.versions import iter_datapoints
 from gristmill.store.metadata.models import (
@@ -285,7 +286,9 @@ def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
     keys = list(
         s.scalars(select(DatasetVersion.blob_key).where(DatasetVersion.dataset_id == ds.id))
     )
-    source = ds.source_blob_key if ds.source_file_id is None else None
+    source = ds.source_blob_key
+    if source and blob_still_needed(s, source, file_id=None, dataset_id=ds.id):
+        source = None  # the OpenAI file it came from still holds these bytes
     for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload):
         s.execute(delete(model).where(model.dataset_id == ds.id))
     s.delete(ds)

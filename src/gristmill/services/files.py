@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Executable, and_, or_, select
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
+from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
+from gristmill.services.file_datasets import add_dataset_for_file, blob_still_needed
 from gristmill.services.jsonl_check import JsonlObjectLines
 from gristmill.services.streams import StoredBlob, store_stream
 from gristmill.store.metadata.models import File, utcnow
@@ -116,8 +118,7 @@ def store_file_blob(
     return stored
 
 
-def record_file(
-    hub: Hub,
+def new_file_row(
     account_id: str,
     file_id: str,
     *,
@@ -133,7 +134,7 @@ def record_file(
         expires = now + BATCH_DEFAULT_TTL
     else:
         expires = None
-    row = File(
+    return File(
         id=file_id,
         account_id=account_id,
         purpose=purpose,
@@ -145,18 +146,26 @@ def record_file(
         created_at=now,
         expires_at=expires,
     )
+
+
+def save_file(hub: Hub, caller: Principal, row: File, *also: Executable) -> File:
+    """Record a stored file (and its dataset, for a fine-tune file) in one transaction with
+    `also`; if that fails the stored bytes go too, so nothing half-made stays."""
     try:
         with hub.db.session() as s:
             s.add(row)
+            for statement in also:
+                s.execute(statement)
+            add_dataset_for_file(hub, s, caller, row)
     except BaseException:
-        hub.blobs.delete(stored.key)
+        hub.blobs.delete(row.blob_key)
         raise
     return row
 
 
 def create_file(
     hub: Hub,
-    account_id: str,
+    caller: Principal,
     *,
     filename: str | None,
     purpose: str,
@@ -167,16 +176,16 @@ def create_file(
     name = check_filename(filename)
     check_ttl(ttl_seconds)
     file_id = prefixed("file-")
-    stored = store_file_blob(hub, account_id, file_id, purpose, chunks)
-    return record_file(
-        hub,
-        account_id,
+    stored = store_file_blob(hub, caller.account_id, file_id, purpose, chunks)
+    row = new_file_row(
+        caller.account_id,
         file_id,
         filename=name,
         purpose=purpose,
         stored=stored,
         ttl_seconds=ttl_seconds,
     )
+    return save_file(hub, caller, row)
 
 
 def get_file(hub: Hub, account_id: str, file_id: str) -> File:
@@ -233,13 +242,16 @@ def list_files(
 
 
 def delete_file(hub: Hub, account_id: str, file_id: str) -> str:
+    """Delete the file; a dataset ingested from it keeps its rows and its source bytes."""
     with hub.db.session() as s:
         row = s.scalar(select(File).where(File.id == file_id, File.account_id == account_id))
         if row is None:
             raise NotFound(f"No such File object: {file_id}", param="file_id")
         key = row.blob_key
+        keep = blob_still_needed(s, key, file_id=file_id, dataset_id=None)
         s.delete(row)
-    hub.blobs.delete(key)
+    if not keep:
+        hub.blobs.delete(key)
     return file_id
 
 

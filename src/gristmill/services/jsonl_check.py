@@ -27,6 +27,8 @@ class JsonlObjectLines:
         if self._carry:
             self._check(self._carry)
             self._carry = b""
+        if self.line_no == 0:
+            raise InvalidRequest("The file is empty: it holds 0 bytes.", param=self.param)
         if self.objects == 0:
             raise InvalidRequest(
                 "Invalid file format for fine-tune: the file holds no JSON lines.", param=self.param

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.services import files as file_service
+from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.streams import store_stream
 from gristmill.store.metadata.models import File, Upload, UploadPart, utcnow
@@ -187,8 +188,9 @@ def _concat(hub: Hub, parts: list[UploadPart]) -> Iterator[bytes]:
 
 
 def complete_upload(
-    hub: Hub, account_id: str, upload_id: str, *, part_ids: list[str], md5: str | None = None
+    hub: Hub, caller: Principal, upload_id: str, *, part_ids: list[str], md5: str | None = None
 ) -> UploadView:
+    account_id = caller.account_id
     upload = _claim(hub, account_id, upload_id, "completing")
     file_id = prefixed("file-")
     try:
@@ -201,28 +203,13 @@ def complete_upload(
             raise InvalidRequest(
                 f"md5 mismatch: the parts hash to {stored.md5}, not {md5}.", param="md5"
             )
-        file = File(
-            id=file_id,
-            account_id=account_id,
-            purpose=upload.purpose,
-            filename=upload.filename,
-            bytes=stored.bytes,
-            sha256=stored.sha256,
-            blob_key=stored.key,
-            status="processed",
-            created_at=utcnow(),
+        file = file_service.new_file_row(
+            account_id, file_id, filename=upload.filename, purpose=upload.purpose, stored=stored
         )
-        try:
-            with hub.db.session() as s:
-                s.add(file)
-                s.execute(
-                    update(Upload)
-                    .where(Upload.id == upload_id)
-                    .values(status="completed", file_id=file_id)
-                )
-        except BaseException:
-            hub.blobs.delete(stored.key)
-            raise
+        completed = (
+            update(Upload).where(Upload.id == upload_id).values(status="completed", file_id=file_id)
+        )
+        file_service.save_file(hub, caller, file, completed)
     except BaseException:
         with hub.db.session() as s:
             s.execute(update(Upload).where(Upload.id == upload_id).values(status="pending"))

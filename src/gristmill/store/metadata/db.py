@@ -74,6 +74,10 @@ class Database:
         )
 
     @property
+    def _placeholder(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
@@ -95,6 +99,25 @@ class Database:
         down, which is most of the cost of a point read."""
         with self._read_gate, self.engine.connect() as conn:
             yield conn
+
+    def fetch_value(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """The first column of the first row of a tiny read (None if no row), on a bare
+        DBAPI cursor: for a per-request check where a SQLAlchemy Connection's checkout and
+        reset cost several times the query. `sql` uses `?` placeholders."""
+        if self._placeholder != "?":
+            sql = sql.replace("?", self._placeholder)
+        with self._read_gate:
+            conn = self.engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                conn.close()
+        return None if row is None else row[0]
 
     def dispose(self) -> None:
         self.engine.dispose()

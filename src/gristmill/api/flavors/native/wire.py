@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gristmill.services.logs import LogEntry
 from gristmill.services.records import record_of_datapoint
-from gristmill.store.metadata.models import Datapoint, InferenceLog
+from gristmill.store.metadata.models import Datapoint, Dataset, InferenceLog
 
 
 class LogIn(BaseModel):
@@ -115,3 +115,36 @@ class RowList(BaseModel):
     total: int
     offset: int
     limit: int
+
+
+class DatasetObject(BaseModel):
+    """A dataset as every door shares it; `source_file_id` names the OpenAI file it was
+    ingested from, if any."""
+
+    id: str
+    object: str = "dataset"
+    name: str
+    origin: str
+    schema_type: str | None
+    data_source: str
+    status: str
+    row_count: int
+    invalid_row_count: int
+    progress_done: int
+    progress_total: int | None
+    error: str | None
+    source_file_id: str | None
+    source_filename: str | None
+    head_version_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, ds: Dataset) -> DatasetObject:
+        return cls(**{k: getattr(ds, k) for k in cls.model_fields if k != "object"})
+
+
+class DatasetList(BaseModel):
+    object: str = "list"
+    data: list[DatasetObject]
+    next_cursor: str | None

@@ -49,7 +49,7 @@ async def create_file(request: Request, hub: HubDep, caller: Caller) -> FileObje
         row = await run_in_threadpool(
             file_service.create_file,
             hub,
-            caller.account_id,
+            caller,
             filename=upload.filename,
             purpose=purpose,
             chunks=file_chunks(upload),

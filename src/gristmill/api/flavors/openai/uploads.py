@@ -58,7 +58,7 @@ def complete_upload(
     upload_id: str, body: UploadComplete, hub: HubDep, caller: Caller
 ) -> UploadObject:
     view = upload_service.complete_upload(
-        hub, caller.account_id, upload_id, part_ids=body.part_ids, md5=body.md5
+        hub, caller, upload_id, part_ids=body.part_ids, md5=body.md5
     )
     return UploadObject.of(view)
 
