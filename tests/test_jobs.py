@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gristmill.hub import Hub
-from gristmill.services import datasets
 from gristmill.services.accounts import Principal, issue_key
+from gristmill.services.datasets import datasets
 from gristmill.settings import Settings
 from gristmill.store.metadata.models import Datapoint, Dataset, DatasetRowError, Job
 from tests.support import GRISTMILL, Backend

@@ -26,8 +26,8 @@ from gristmill.api.flavors.tensorzero import routes as tensorzero_routes
 from gristmill.hub import Hub
 from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import start_embedded
-from gristmill.services import presigned
-from gristmill.services import uploads as upload_service
+from gristmill.services.files import presigned
+from gristmill.services.files import uploads as upload_service
 from gristmill.settings import Settings
 
 log = logging.getLogger("gristmill")

@@ -28,9 +28,10 @@ from gristmill.api.flavors.adaption.wire import (
     timestamp,
     whole_number,
 )
-from gristmill.services import datasets as dataset_service
-from gristmill.services import exports, presigned
+from gristmill.services.datasets import datasets as dataset_service
+from gristmill.services.datasets import exports
 from gristmill.services.errors import InvalidRequest, NotImplementedYet
+from gristmill.services.files import presigned
 
 ORIGIN = "adaption"
 router = APIRouter(tags=["adaption datasets"])

@@ -9,7 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gristmill.api.envelopes import Doors
 from gristmill.api.flavors.adaption import datasets, uploads
 from gristmill.api.flavors.adaption.wire import render_error
-from gristmill.services.presigned import URL_PATH
+from gristmill.services.files.presigned import URL_PATH
 
 PREFIX = "/api/v1/datasets"
 

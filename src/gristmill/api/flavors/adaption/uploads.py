@@ -19,7 +19,7 @@ from gristmill.api.flavors.adaption.wire import (
     InitiateBody,
     InitiateResponse,
 )
-from gristmill.services import presigned
+from gristmill.services.files import presigned
 
 router = APIRouter(tags=["adaption uploads"])
 presigned_router = APIRouter(tags=["presigned uploads"])

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gristmill.api.envelopes import Problem
-from gristmill.services.datapoint_filters import parse_time
+from gristmill.services.datapoints.filters import parse_time
 from gristmill.services.errors import InvalidRequest
 from gristmill.store.metadata.models import Dataset, DatasetRowError
 

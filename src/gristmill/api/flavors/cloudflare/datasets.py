@@ -13,8 +13,8 @@ from gristmill.api.flavors.cloudflare.wire import (
     ok,
     page_info,
 )
-from gristmill.services import log_datasets
-from gristmill.services.log_datasets import DatasetSpec
+from gristmill.services.logs import log_datasets
+from gristmill.services.logs.log_datasets import DatasetSpec
 
 router = APIRouter(tags=["cloudflare datasets"])
 BASE = "/accounts/{account_id}/ai-gateway/gateways/{gateway_id}/datasets"

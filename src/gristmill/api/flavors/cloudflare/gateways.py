@@ -13,8 +13,8 @@ from gristmill.api.flavors.cloudflare.wire import (
     ok,
     page_info,
 )
-from gristmill.services import gateways as gateway_service
 from gristmill.services.errors import InvalidRequest
+from gristmill.services.logs import gateways as gateway_service
 
 router = APIRouter(tags=["cloudflare gateways"])
 BASE = "/accounts/{account_id}/ai-gateway/gateways"

@@ -12,8 +12,8 @@ from gristmill.api.deps import HubDep
 from gristmill.api.flavors.cloudflare.auth import Caller
 from gristmill.api.flavors.cloudflare.wire import Envelope, LogDetail, LogOut, ok, page_info
 from gristmill.api.wire_common import log_edits
-from gristmill.services import logs as log_service
-from gristmill.services.log_queries import parse_log_query
+from gristmill.services.logs import logs as log_service
+from gristmill.services.logs.queries import parse_log_query
 
 router = APIRouter(tags=["cloudflare logs"])
 BASE = "/accounts/{account_id}/ai-gateway/gateways/{gateway_id}/logs"

@@ -18,7 +18,7 @@ from gristmill.api.envelopes import Doors
 from gristmill.api.flavors.openai.auth import Caller
 from gristmill.api.flavors.openai.wire import render_error
 from gristmill.services.errors import NotFound
-from gristmill.services.gateway_proxy import Call, Forwarder
+from gristmill.services.logs.gateway_proxy import Call, Forwarder
 
 PREFIX = "/gateway/v1"
 

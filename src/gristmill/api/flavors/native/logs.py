@@ -14,8 +14,8 @@ from gristmill.api.deps import HubDep, read_body
 from gristmill.api.flavors.native.auth import Caller
 from gristmill.api.flavors.native.wire import LogBatch, LogIds, LogObject
 from gristmill.api.wire_common import log_edits
-from gristmill.services import logs as log_service
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
+from gristmill.services.logs import logs as log_service
 
 router = APIRouter(tags=["native logs"])
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from gristmill.api.deps import HubDep
 from gristmill.api.flavors.native.auth import Caller
 from gristmill.api.flavors.native.wire import DatasetList, DatasetObject, RowList, RowObject
-from gristmill.services import datasets as dataset_service
+from gristmill.services.datasets import datasets as dataset_service
 
 router = APIRouter(tags=["native datasets"])
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gristmill.services.logs import LogEntry
-from gristmill.services.records import record_of_datapoint
+from gristmill.services.datasets.records import record_of_datapoint
+from gristmill.services.logs.logs import LogEntry
 from gristmill.store.metadata.models import Datapoint, Dataset, InferenceLog
 
 

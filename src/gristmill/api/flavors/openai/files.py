@@ -12,8 +12,8 @@ from starlette.datastructures import UploadFile
 from gristmill.api.deps import HubDep, file_chunks, read_form, reject_oversized
 from gristmill.api.flavors.openai.auth import Caller
 from gristmill.api.flavors.openai.wire import FileDeleted, FileList, FileObject
-from gristmill.services import files as file_service
 from gristmill.services.errors import InvalidRequest
+from gristmill.services.files import files as file_service
 
 router = APIRouter(tags=["openai files"])
 

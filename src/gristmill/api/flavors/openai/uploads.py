@@ -14,8 +14,8 @@ from gristmill.api.flavors.openai.wire import (
     UploadObject,
     UploadPartObject,
 )
-from gristmill.services import uploads as upload_service
 from gristmill.services.errors import InvalidRequest
+from gristmill.services.files import uploads as upload_service
 
 router = APIRouter(tags=["openai uploads"])
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from gristmill.api.envelopes import Problem
-from gristmill.services.uploads import UploadView
+from gristmill.services.files.uploads import UploadView
 from gristmill.store.metadata.models import File, UploadPart
 
 

@@ -24,8 +24,8 @@ from gristmill.api.flavors.scale_gp.wire import (
     schema_type_in,
 )
 from gristmill.hub import Hub
-from gristmill.services import datasets as dataset_service
 from gristmill.services.accounts import Principal
+from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.errors import InvalidRequest
 from gristmill.store.metadata.models import Dataset
 

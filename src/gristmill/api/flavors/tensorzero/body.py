@@ -16,7 +16,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from gristmill.api.deps import read_capped
-from gristmill.services.datapoints import MAX_PER_REQUEST, check_count
+from gristmill.services.datapoints.datapoints import MAX_PER_REQUEST, check_count
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 
 T = TypeVar("T")

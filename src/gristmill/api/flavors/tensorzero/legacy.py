@@ -16,9 +16,9 @@ from gristmill.api.flavors.tensorzero.wire import (
     json_response,
     legacy_datapoint,
 )
-from gristmill.services import datapoints
-from gristmill.services.datapoint_checks import check_uuid
-from gristmill.services.datapoints import DatapointQuery
+from gristmill.services.datapoints import datapoints
+from gristmill.services.datapoints.checks import check_uuid
+from gristmill.services.datapoints.datapoints import DatapointQuery
 from gristmill.services.errors import NotFound
 
 router = APIRouter(prefix="/datasets", tags=["tensorzero datapoints (older routes)"])

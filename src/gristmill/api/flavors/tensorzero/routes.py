@@ -26,7 +26,9 @@ from gristmill.api.flavors.tensorzero.wire import (
     new_datapoint,
     render_error,
 )
-from gristmill.services import datapoint_logs, datapoint_updates, datapoints
+from gristmill.services.datapoints import datapoints
+from gristmill.services.datapoints import from_logs as datapoint_logs
+from gristmill.services.datapoints import updates as datapoint_updates
 
 router = APIRouter(prefix="/v1/datasets", tags=["tensorzero datapoints"])
 

@@ -17,10 +17,10 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from gristmill.api.envelopes import Problem
-from gristmill.services.datapoint_checks import TOOL_FIELDS, parse_raw_output
-from gristmill.services.datapoint_logs import LogSelection
-from gristmill.services.datapoint_updates import DatapointChange
-from gristmill.services.datapoints import DEFAULT_LIMIT, DatapointQuery, NewDatapoint
+from gristmill.services.datapoints.checks import TOOL_FIELDS, parse_raw_output
+from gristmill.services.datapoints.datapoints import DEFAULT_LIMIT, DatapointQuery, NewDatapoint
+from gristmill.services.datapoints.from_logs import LogSelection
+from gristmill.services.datapoints.updates import DatapointChange
 from gristmill.services.errors import InvalidRequest
 
 _COMMON = ("input", "output", "tags", "name")

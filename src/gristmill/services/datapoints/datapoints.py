@@ -31,10 +31,9 @@ from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
-from gristmill.services import datapoint_checks as checks
-from gristmill.services import datapoint_filters as filters
 from gristmill.services.accounts import Principal
-from gristmill.services.datapoint_shapes import (
+from gristmill.services.datapoints import checks, filters
+from gristmill.services.datapoints.shapes import (
     DEFAULT_FUNCTION,
     AnyRow,
     stored_chat_output,

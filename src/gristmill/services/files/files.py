@@ -13,8 +13,8 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
-from gristmill.services.file_datasets import add_dataset_for_file, blob_still_needed
-from gristmill.services.jsonl_check import JsonlObjectLines
+from gristmill.services.files.file_datasets import add_dataset_for_file, blob_still_needed
+from gristmill.services.files.jsonl_check import JsonlObjectLines
 from gristmill.services.streams import StoredBlob, store_stream
 from gristmill.store.metadata.models import File, utcnow
 

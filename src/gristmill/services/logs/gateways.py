@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
-from gristmill.services import datasets as dataset_service
+from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
 from gristmill.store.metadata.models import Dataset, Gateway, InferenceLog, utcnow
 

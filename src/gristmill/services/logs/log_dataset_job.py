@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from gristmill.hub import Hub
 from gristmill.jobs import queue
 from gristmill.jobs.worker import JobContext, register
-from gristmill.services import gateways, log_rows
+from gristmill.services.logs import gateways
+from gristmill.services.logs import rows as log_rows
 from gristmill.store.metadata.models import Dataset, Job, utcnow
 
 KIND = "log_dataset_sync"

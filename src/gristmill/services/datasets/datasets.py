@@ -14,10 +14,10 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
 from gristmill.jobs import queue
 from gristmill.services.accounts import Principal
+from gristmill.services.datasets.versions import iter_datapoints
 from gristmill.services.errors import InvalidRequest, NotFound
-from gristmill.services.file_datasets import blob_still_needed
+from gristmill.services.files.file_datasets import blob_still_needed
 from gristmill.services.streams import store_stream
-from gristmill.services.versions import iter_datapoints
 from gristmill.store.metadata.models import (
     Datapoint,
     Dataset,

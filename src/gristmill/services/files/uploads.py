@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
-from gristmill.services import files as file_service
 from gristmill.services.accounts import Principal
 from gristmill.services.errors import InvalidRequest, NotFound
+from gristmill.services.files import files as file_service
 from gristmill.services.streams import store_stream
 from gristmill.store.metadata.models import File, Upload, UploadPart, utcnow
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
-from gristmill.services import datasets as dataset_service
-from gristmill.services import gateways, log_dataset_job
 from gristmill.services.accounts import Principal
+from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.errors import InvalidRequest, NotFound
-from gristmill.services.log_filters import parse_filters
+from gristmill.services.logs import gateways, log_dataset_job
+from gristmill.services.logs.filters import parse_filters
 from gristmill.store.metadata.models import Dataset, utcnow
 
 ORIGIN = "cloudflare"

@@ -23,10 +23,10 @@ import orjson
 
 from gristmill.hub import Hub
 from gristmill.ids import uuid7
-from gristmill.services import gateways
-from gristmill.services.chat_stream import ChatStream
 from gristmill.services.errors import InvalidRequest, NotFound, ServiceError
-from gristmill.services.logs import LogEntry, check_metadata, record_log
+from gristmill.services.logs import gateways
+from gristmill.services.logs.chat_stream import ChatStream
+from gristmill.services.logs.logs import LogEntry, check_metadata, record_log
 
 # Upstream reply headers worth passing on; hop-by-hop and length headers are the server's.
 PASSED_HEADERS = ("content-type", "x-request-id", "retry-after")

@@ -21,7 +21,7 @@ from gristmill.ids import prefixed, uuid7
 from gristmill.ingest import IngestReader
 from gristmill.ingest.model import Batch
 from gristmill.jobs.worker import JobContext, LeaseLost, register
-from gristmill.services import versions
+from gristmill.services.datasets import versions
 from gristmill.services.errors import InvalidRequest
 from gristmill.store.metadata.models import (
     Datapoint,

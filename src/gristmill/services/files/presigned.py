@@ -30,8 +30,8 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.ingest.compression import SUFFIXES as COMPRESSION_SUFFIXES
 from gristmill.ingest.formats import split_filename
-from gristmill.services import datasets
 from gristmill.services.accounts import Principal
+from gristmill.services.datasets import datasets
 from gristmill.services.errors import (
     Conflict,
     Forbidden,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gristmill.services.errors import InvalidRequest
-from gristmill.services.log_filters import (
+from gristmill.services.logs.filters import (
     LOG_KEYS,
     LOG_OPERATORS,
     LogFilter,

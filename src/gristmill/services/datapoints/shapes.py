@@ -20,7 +20,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Row
 
-from gristmill.services.datapoint_checks import INPUT_BLOCKS, OUTPUT_BLOCKS, TOOL_FIELDS
+from gristmill.services.datapoints.checks import INPUT_BLOCKS, OUTPUT_BLOCKS, TOOL_FIELDS
 
 AnyRow = Row[*tuple[Any, ...]]  # a Core result row of any columns
 DEFAULT_FUNCTION = "tensorzero::default"  # TensorZero's function for plain model calls

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from gristmill.ids import uuid7
-from gristmill.services.log_filters import parse_filters, to_sql
+from gristmill.services.logs.filters import parse_filters, to_sql
 from gristmill.store.metadata.models import Datapoint, Dataset, InferenceLog, utcnow
 
 BATCH = 500

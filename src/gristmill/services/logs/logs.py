@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import uuid7
-from gristmill.services import gateways, log_rows
 from gristmill.services.errors import InvalidRequest, NotFound
-from gristmill.services.log_filters import LogFilter, to_sql
-from gristmill.services.log_queries import ORDERS, LogQuery
-from gristmill.services.pricing import cost_of
+from gristmill.services.logs import gateways
+from gristmill.services.logs import rows as log_rows
+from gristmill.services.logs.filters import LogFilter, to_sql
+from gristmill.services.logs.pricing import cost_of
+from gristmill.services.logs.queries import ORDERS, LogQuery
 from gristmill.store.metadata.models import InferenceLog, utcnow
 
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # one POST of logs, read whole before it is parsed

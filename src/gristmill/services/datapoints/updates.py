@@ -12,14 +12,9 @@ from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import uuid7
-from gristmill.services import datapoint_checks as checks
 from gristmill.services.accounts import Principal
-from gristmill.services.datapoint_shapes import (
-    stored_chat_output,
-    stored_input,
-    stored_tool_params,
-)
-from gristmill.services.datapoints import (
+from gristmill.services.datapoints import checks
+from gristmill.services.datapoints.datapoints import (
     ID_BATCH,
     batches,
     check_count,
@@ -28,6 +23,11 @@ from gristmill.services.datapoints import (
     insert_rows,
     stale_rows,
     writable,
+)
+from gristmill.services.datapoints.shapes import (
+    stored_chat_output,
+    stored_input,
+    stored_tool_params,
 )
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
 from gristmill.store.metadata.models import Datapoint, Dataset, utcnow

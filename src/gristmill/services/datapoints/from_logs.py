@@ -29,10 +29,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
-from gristmill.services import datapoint_checks as checks
-from gristmill.services import datapoint_filters as filters
 from gristmill.services.accounts import Principal
-from gristmill.services.datapoints import (
+from gristmill.services.datapoints import checks, filters
+from gristmill.services.datapoints.datapoints import (
     DEFAULT_LIMIT,
     ID_BATCH,
     batches,
@@ -43,8 +42,8 @@ from gristmill.services.datapoints import (
 from gristmill.services.errors import InvalidRequest, NotFound
 
 # the columns `datapoint_values` reads, selected as log datasets select them
-from gristmill.services.log_rows import LOG_COLUMNS as _COLUMNS
-from gristmill.services.log_rows import datapoint_values
+from gristmill.services.logs.rows import LOG_COLUMNS as _COLUMNS
+from gristmill.services.logs.rows import datapoint_values
 from gristmill.store.metadata.models import InferenceLog
 
 OUTPUT_SOURCES = ("inference", "none", "demonstration")

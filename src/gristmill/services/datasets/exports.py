@@ -25,10 +25,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gristmill.hub import Hub
-from gristmill.services import versions
-from gristmill.services.datasets import get_dataset
+from gristmill.services.datasets import versions
+from gristmill.services.datasets.datasets import get_dataset
+from gristmill.services.datasets.records import record_of
 from gristmill.services.errors import InvalidRequest, ServiceError
-from gristmill.services.records import record_of
 from gristmill.store.metadata.models import DatasetVersion
 
 FORMATS = ("csv", "json", "jsonl", "parquet")

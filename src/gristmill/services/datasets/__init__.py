@@ -1,0 +1,2 @@
+"""Datasets: create, ingest, list and delete; versions (Parquet snapshots), exports and
+training records."""

@@ -1,0 +1,2 @@
+"""Inference logs: the logging gateway, gateways, log filters and queries, prices, and the
+datasets made of logs."""
