@@ -1,4 +1,4 @@
-"""`gristmill` entry point: serve, db upgrade, keys."""
+"""`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gristmill.cli import evaluate as evaluate_cli
 from gristmill.cli import jobs as jobs_cli
 from gristmill.hub import Hub
 from gristmill.services import accounts
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=cmd_db_upgrade)
 
     jobs_cli.add_parsers(sub, _store_flags)
+    evaluate_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -241,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except evaluate_cli.CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except ValidationError as exc:  # a bad GRISTMILL_* variable or flag
         for problem in exc.errors():
             name = ".".join(str(part) for part in problem["loc"])

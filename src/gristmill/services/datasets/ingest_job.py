@@ -23,6 +23,7 @@ from gristmill.ingest.model import Batch
 from gristmill.jobs.worker import JobContext, LeaseLost, register
 from gristmill.services.datasets import versions
 from gristmill.services.errors import InvalidRequest
+from gristmill.services.quality.evaluation import queue_evaluation
 from gristmill.store.metadata.models import (
     Datapoint,
     Dataset,
@@ -228,6 +229,7 @@ def _finalize(
                     updated_at=utcnow(),
                 )
             )
+            queue_evaluation(hub, s, ds, version_id)
     except BaseException:
         hub.blobs.delete(key)
         raise

@@ -11,11 +11,14 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gristmill.hub import Hub
+from gristmill.ids import prefixed
+from gristmill.services.errors import Conflict
 from gristmill.store.blobs.local import LocalBlobStore
-from gristmill.store.metadata.models import Datapoint
+from gristmill.store.metadata.models import Datapoint, Dataset, DatasetVersion
 
 BATCH = 5000
 JSON_FIELDS = ("input", "output", "output_schema", "tool_params", "tags", "extra")
@@ -136,6 +139,42 @@ def write_snapshot(hub: Hub, key: str, where: ColumnElement[bool]) -> tuple[int,
         for rows in iter_datapoints(hub, where):
             snap.add([_as_row(dp) for dp in rows])
         return snap.publish(hub, key)
+
+
+def cut_version(hub: Hub, ds: Dataset, *, reason: str) -> str:
+    """Snapshot the dataset's live rows as its next version, now its head; the version id."""
+    version_id = prefixed("ver_")
+    key = f"versions/{ds.account_id}/{ds.id}/{version_id}.parquet"
+    live = (Datapoint.dataset_id == ds.id) & Datapoint.staled_at.is_(None)
+    rows, size = write_snapshot(hub, key, live)
+    try:
+        with hub.db.session() as s:
+            number = s.scalar(
+                select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == ds.id)
+            )
+            s.add(
+                DatasetVersion(
+                    id=version_id,
+                    account_id=ds.account_id,
+                    dataset_id=ds.id,
+                    number=(number or 0) + 1,
+                    reason=reason,
+                    blob_key=key,
+                    row_count=rows,
+                    bytes=size,
+                    stats={"rows": rows},
+                )
+            )
+            s.execute(update(Dataset).where(Dataset.id == ds.id).values(head_version_id=version_id))
+    except IntegrityError:
+        hub.blobs.delete(key)
+        raise Conflict(
+            f"Dataset {ds.id} got a new version meanwhile; ask again.", param="dataset_id"
+        ) from None
+    except BaseException:
+        hub.blobs.delete(key)
+        raise
+    return version_id
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

@@ -232,6 +232,44 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Evaluation(Base):
+    """The quality evaluation of one dataset version: score, grade and the per-check report."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    version_id: Mapped[str] = mapped_column(String(40), unique=True)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # pending | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    rows: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    score: Mapped[float | None] = mapped_column(default=None)
+    grade: Mapped[str | None] = mapped_column(String(2), default=None)
+    report: Mapped[JSONDict | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class EvaluationFlag(Base):
+    """One row flagged by one check of an evaluation: its line, datapoint and why."""
+
+    __tablename__ = "evaluation_flags"
+    __table_args__ = (Index("ix_flags_evaluation_check", "evaluation_id", "check", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    evaluation_id: Mapped[str] = mapped_column(String(40))
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    check: Mapped[str] = mapped_column(String(40))
+    line: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    datapoint_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    detail: Mapped[str] = mapped_column(Text)
+
+
 class PresignedUpload(Base):
     """A single-PUT upload URL handed to a client; it expires and works once."""
 

@@ -32,6 +32,7 @@ from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import exports
 from gristmill.services.errors import InvalidRequest, NotImplementedYet
 from gristmill.services.files import presigned
+from gristmill.services.quality import reports
 
 ORIGIN = "adaption"
 router = APIRouter(tags=["adaption datasets"])
@@ -168,12 +169,7 @@ def list_row_errors(
 
 @router.get("/{dataset_id}/evaluation", response_model=EvaluationOut)
 def get_evaluation(dataset_id: str, hub: HubDep, caller: Caller) -> EvaluationOut:
-    ds = dataset_service.get_dataset(hub, caller.account_id, dataset_id)
-    return EvaluationOut(
-        dataset_id=ds.id,
-        message="Gristmill does not grade datasets yet, so no evaluation was run and no "
-        "grade is given.",
-    )
+    return EvaluationOut.of(reports.dataset_report(hub, caller.account_id, dataset_id))
 
 
 @router.post("/{dataset_id}/run")

@@ -184,6 +184,13 @@ class EvaluationSummary(BaseModel):
     score_after: float | None = None
     improvement_percent: float | None = None
 
+    @classmethod
+    def of(cls, summary: dict[str, Any] | None) -> EvaluationSummary | None:
+        """Null until the head version's evaluation has succeeded, as the SDK documents."""
+        if not summary or summary.get("status") != "succeeded":
+            return None
+        return cls(grade_before=summary.get("grade"), score_before=summary.get("score"))
+
 
 def _row_count(ds: Dataset) -> int | None:
     return ds.row_count if ds.status == "succeeded" else None
@@ -220,7 +227,7 @@ class DatasetOut(BaseModel):
             configured_column_mapping=(
                 ColumnMapping.model_validate(ds.column_mapping) if ds.column_mapping else None
             ),
-            evaluation_summary=EvaluationSummary.model_validate(summary) if summary else None,
+            evaluation_summary=EvaluationSummary.of(summary),
             progress=Progress.of(ds),
             error_data=ErrorData.of(ds),
         )
@@ -274,12 +281,42 @@ class DeleteOut(BaseModel):
     message: str
 
 
+class Quality(BaseModel):
+    grade_before: str | None = None
+    grade_after: str | None = None
+    score_before: float | None = None
+    score_after: float | None = None
+    percentile_after: float | None = None
+    improvement_percent: float | None = None
+
+
 class EvaluationOut(BaseModel):
+    """`DatasetGetEvaluationResponse`; `raw_results` is the native door's whole report."""
+
     dataset_id: str
-    status: Literal["skipped"] = "skipped"
-    quality: None = None
-    raw_results: None = None
-    message: str
+    status: Literal["pending", "running", "succeeded", "failed", "skipped"]
+    quality: Quality | None = None
+    raw_results: dict[str, Any] | None = None
+    message: str | None = None
+
+    @classmethod
+    def of(cls, report: dict[str, Any]) -> EvaluationOut:
+        status = report["status"]
+        quality, raw, message = None, None, None
+        if status == "succeeded":
+            quality = Quality(grade_before=report["grade"], score_before=report["score"])
+            raw = report
+        elif status == "failed":
+            message = report.get("error") or "The evaluation failed."
+        elif status == "skipped":
+            message = "The dataset has no version to evaluate."
+        return cls(
+            dataset_id=report["dataset_id"],
+            status=status,
+            quality=quality,
+            raw_results=raw,
+            message=message,
+        )
 
 
 class Reason(BaseModel):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from gristmill.api.deps import HubDep
 from gristmill.api.flavors.native.auth import Caller
 from gristmill.api.flavors.native.wire import DatasetList, DatasetObject, RowList, RowObject
 from gristmill.services.datasets import datasets as dataset_service
+from gristmill.services.quality import reports
 
 router = APIRouter(tags=["native datasets"])
 
@@ -47,3 +50,30 @@ def list_datasets(
 @router.get("/datasets/{dataset_id}")
 def get_dataset(dataset_id: str, hub: HubDep, caller: Caller) -> DatasetObject:
     return DatasetObject.of(dataset_service.get_dataset(hub, caller.account_id, dataset_id))
+
+
+@router.get("/datasets/{dataset_id}/evaluation")
+def get_evaluation(dataset_id: str, hub: HubDep, caller: Caller) -> dict[str, Any]:
+    """The head version's quality report: score, grade, and every check with its reason."""
+    return reports.dataset_report(hub, caller.account_id, dataset_id)
+
+
+@router.post("/datasets/{dataset_id}/evaluation", status_code=202)
+def request_evaluation(dataset_id: str, hub: HubDep, caller: Caller) -> dict[str, Any]:
+    """Evaluate the head (a snapshot of the live rows is cut first if it has no version)."""
+    return reports.request_evaluation(hub, caller, dataset_id)
+
+
+@router.get("/datasets/{dataset_id}/flags")
+def list_flags(
+    dataset_id: str,
+    hub: HubDep,
+    caller: Caller,
+    check: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    flags, next_cursor = reports.list_flags(
+        hub, caller.account_id, dataset_id, check=check, cursor=cursor, limit=limit
+    )
+    return {"flags": flags, "next_cursor": next_cursor}

@@ -1,0 +1,39 @@
+"""Examples longer than a model's context: tokens counted with tiktoken `o200k_base`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gristmill.pipeline.base import Check, CheckOutput, Flag
+from gristmill.pipeline.text import TextBatch
+from gristmill.pipeline.tokens import ENCODING, count_tokens
+
+# Histogram edges (tokens) of the example-length distribution kept in the report's stats.
+TOKEN_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+
+
+class TooLong(Check):
+    name = "too_long"
+    describe = "are longer than the token limit"
+
+    def __init__(self, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+
+    def params(self) -> dict[str, Any]:
+        return {"max_tokens": self.max_tokens, "encoding": ENCODING}
+
+    def check(self, texts: TextBatch) -> CheckOutput:
+        counts = count_tokens(texts.full_texts)
+        out = CheckOutput(rows_checked=len(texts))
+        out.stats["tokens"] = sum(counts)
+        out.stats["max_tokens"] = max(counts, default=0)
+        for edge in (*TOKEN_BUCKETS, None):
+            label = f"tokens_le_{edge}" if edge else "tokens_gt_max_bucket"
+            out.stats[label] = 0
+        for i, n in enumerate(counts):
+            bucket = next((b for b in TOKEN_BUCKETS if n <= b), None)
+            out.stats[f"tokens_le_{bucket}" if bucket else "tokens_gt_max_bucket"] += 1
+            if n > self.max_tokens:
+                detail = f"{n:,} tokens (limit {self.max_tokens:,})"
+                out.flags.append(Flag(texts.ids[i], texts.lines[i], detail))
+        return out

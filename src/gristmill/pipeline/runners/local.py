@@ -1,0 +1,52 @@
+"""The local runner: tasks in a pool of processes, one per core (or inline when small)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from gristmill.pipeline.base import Check
+from gristmill.pipeline.runners.tasks import (
+    Collector,
+    PipelineOutput,
+    Progress,
+    TaskResult,
+    plan,
+    run_task,
+    spill,
+)
+
+INLINE_ROWS = 20_000  # below this, starting processes costs more than it saves
+
+
+def run_local(
+    path: str | Path,
+    checks: Sequence[Check],
+    *,
+    processes: int | None = None,
+    progress: Progress | None = None,
+) -> PipelineOutput:
+    tasks, total = plan(path)
+    workers = min(processes or os.cpu_count() or 1, len(tasks))
+    with spill() as sketches:
+        collector = Collector(checks, sketches, total, progress)
+        if workers <= 1 or total < INLINE_ROWS:
+            for task in tasks:
+                collector.add(run_task(task, checks))
+            return collector.finish()
+        # spawn: the server is multi-threaded, and a forked copy of its locks can deadlock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            # at most two tasks in flight per worker, so results never pile up in memory
+            queue = list(tasks)
+            running: set[Future[TaskResult]] = set()
+            while queue or running:
+                while queue and len(running) < 2 * workers:
+                    running.add(pool.submit(run_task, queue.pop(0), checks))
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    collector.add(future.result())
+        return collector.finish()

@@ -1,0 +1,155 @@
+"""The texts a check reads from a version's rows: prompt, response and the whole example.
+
+A version's Parquet snapshot holds each row's `input` and `output` as JSON text, shaped by
+kind (see `services.datasets.records`). Checks want plain text, so the first step of every
+pipeline turns a record batch into a `TextBatch`; the checks after it never parse JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a content list
+    (OpenAI `{"type": "text", "text"}` parts and TensorZero text blocks alike)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return ""
+
+
+def _messages_text(messages: Any, roles: tuple[str, ...] | None = None) -> str:
+    if not isinstance(messages, list):
+        return ""
+    texts = []
+    for m in messages:
+        if isinstance(m, dict) and (roles is None or m.get("role") in roles):
+            text = content_text(m.get("content"))
+            if text:
+                texts.append(text)
+    return "\n".join(texts)
+
+
+def _has_tool_calls(messages: Any) -> bool:
+    if not isinstance(messages, list):
+        return False
+    for m in messages:
+        if isinstance(m, dict):
+            if m.get("tool_calls") or m.get("function_call"):
+                return True
+            content = m.get("content")
+            if isinstance(content, list) and any(
+                isinstance(p, dict) and p.get("type") == "tool_call" for p in content
+            ):
+                return True
+    return False
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True)
+class RowText:
+    """`response_field` names what was read as the response (None: the row has none, as a
+    reranking row); `tool_call` marks a response that is a tool call, never "empty"."""
+
+    prompt: str
+    response: str
+    response_field: str | None
+    tool_call: bool = False
+
+
+def row_text(kind: str, given: Any, output: Any) -> RowText:
+    given = given if isinstance(given, dict) else {}
+    if kind == "chat":
+        messages = given.get("messages")
+        prompt = _messages_text(messages, ("user", "system", "developer"))
+        if given.get("system") is not None:  # a TensorZero input's own system field
+            prompt = "\n".join(t for t in (content_text(given["system"]), prompt) if t)
+        return RowText(
+            prompt,
+            _messages_text(output, ("assistant",)),
+            "assistant message",
+            _has_tool_calls(output),
+        )
+    if kind == "generation":
+        prompt = given.get("prompt")
+        return RowText(
+            prompt if isinstance(prompt, str) else "",
+            output if isinstance(output, str) else _json_text(output),
+            "completion",
+        )
+    if kind == "preference":
+        out = output if isinstance(output, dict) else {}
+        chosen = out.get("preferred_output")
+        return RowText(
+            _messages_text(given.get("messages"), ("user", "system", "developer")),
+            _messages_text(chosen, ("assistant",)),
+            "preferred_output",
+            _has_tool_calls(chosen),
+        )
+    if kind == "reranking_questions":
+        return RowText(_json_text(given.get("question")), _json_text(given.get("chunk")), None)
+    if isinstance(output, dict) and set(output) <= {"raw", "parsed"} and "raw" in output:
+        output = output.get("raw")  # a TensorZero json output: the model's own text
+    return RowText(_json_text(given), _json_text(output), "output")
+
+
+@dataclass
+class TextBatch:
+    """One record batch of a version, read for checks. Lists are index-aligned."""
+
+    ids: list[str]
+    lines: list[int | None]
+    kinds: list[str]
+    rows: list[RowText]
+    outputs: list[Any]  # decoded `output`
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def prompts(self) -> list[str]:
+        return [r.prompt for r in self.rows]
+
+    @property
+    def responses(self) -> list[str]:
+        return [r.response for r in self.rows]
+
+    @property
+    def full_texts(self) -> list[str]:
+        return [f"{r.prompt}\n{r.response}" if r.prompt else r.response for r in self.rows]
+
+
+def _decoded(raw: str | None) -> Any:
+    return None if raw is None else orjson.loads(raw)
+
+
+def read_texts(batch: pa.RecordBatch) -> TextBatch:
+    cols = batch.to_pydict()
+    kinds: list[str] = cols["kind"]
+    outputs = [_decoded(o) for o in cols["output"]]
+    rows = [
+        row_text(kind, _decoded(i), o)
+        for kind, i, o in zip(kinds, cols["input"], outputs, strict=True)
+    ]
+    return TextBatch(
+        ids=cols["id"], lines=cols["source_line"], kinds=kinds, rows=rows, outputs=outputs
+    )

@@ -1,0 +1,1 @@
+"""Quality: every dataset version checked by the pipeline, scored, graded and explained."""

@@ -1,0 +1,250 @@
+"""The `evaluate` job: every new dataset version is checked, scored and explained.
+
+A version's evaluation is queued in the transaction that makes the version (ingest today,
+runs later), so no version goes unevaluated. The job runs the pipeline over the version's
+Parquet snapshot (local processes, or Ray when `GRISTMILL_RAY_ADDRESS` is set), writes the
+flagged rows batch by batch tagged with its attempt, and publishes the report in one final
+transaction that also drops whatever a crashed attempt wrote, so a retry never doubles a
+flag and a half-written evaluation is never visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from gristmill.hub import Hub
+from gristmill.ids import prefixed
+from gristmill.jobs import queue
+from gristmill.jobs.worker import JobContext, LeaseLost, register
+from gristmill.pipeline.base import Check, CheckOutput, Flag
+from gristmill.pipeline.checks import default_checks
+from gristmill.pipeline.runners.local import run_local
+from gristmill.pipeline.runners.tasks import PipelineOutput, Progress
+from gristmill.services.datasets import versions
+from gristmill.services.errors import InvalidRequest
+from gristmill.services.quality.scoring import score
+from gristmill.store.metadata.models import (
+    Dataset,
+    DatasetRowError,
+    DatasetVersion,
+    Evaluation,
+    EvaluationFlag,
+    Job,
+    utcnow,
+)
+
+log = logging.getLogger("gristmill.evaluation")
+FLAG_BATCH = 5000
+PROGRESS_EVERY = 0.5
+FORMAT = "format"
+FORMAT_DESCRIBE = "were rejected at ingest"
+
+
+def summary(ev: Evaluation) -> dict[str, Any]:
+    """What a dataset carries of its latest evaluation."""
+    return {
+        "evaluation_id": ev.id,
+        "version_id": ev.version_id,
+        "status": ev.status,
+        "score": ev.score,
+        "grade": ev.grade,
+    }
+
+
+def queue_evaluation(hub: Hub, s: Session, ds: Dataset, version_id: str) -> Evaluation:
+    """Queue the evaluation of a new version, in the transaction that made it."""
+    ev = Evaluation(
+        id=prefixed("eval_"),
+        account_id=ds.account_id,
+        dataset_id=ds.id,
+        version_id=version_id,
+        status="pending",
+        progress_done=0,
+    )
+    job = queue.new_job(hub, account_id=ds.account_id, kind="evaluate", params={"id": ev.id})
+    job.idempotency_key = f"evaluate:{version_id}"
+    ev.job_id = job.id
+    s.add_all([ev, job])
+    s.execute(update(Dataset).where(Dataset.id == ds.id).values(evaluation_summary=summary(ev)))
+    return ev
+
+
+def checks_for(hub: Hub) -> list[Check]:
+    return default_checks(hub.settings.max_example_tokens)
+
+
+def run_checks(hub: Hub, path: str, checks: list[Check], progress: Progress) -> PipelineOutput:
+    address = hub.settings.ray_address
+    if address:
+        from gristmill.pipeline.runners.ray_runner import run_ray
+
+        return run_ray(path, checks, address=address, progress=progress)
+    return run_local(path, checks, processes=hub.settings.evaluation_processes, progress=progress)
+
+
+def format_output(hub: Hub, dataset_id: str, valid_rows: int) -> CheckOutput:
+    """The rows ingest rejected, as the `format` check's flags."""
+    out = CheckOutput()
+    last = 0
+    while True:
+        with hub.db.session() as s:
+            errors = list(
+                s.scalars(
+                    select(DatasetRowError)
+                    .where(DatasetRowError.dataset_id == dataset_id, DatasetRowError.line > last)
+                    .order_by(DatasetRowError.line)
+                    .limit(FLAG_BATCH)
+                )
+            )
+        for e in errors:
+            why = "; ".join(str(r.get("message", r)) for r in e.reasons or [])
+            out.flags.append(Flag("", e.line, why or "rejected at ingest"))
+        if len(errors) < FLAG_BATCH:
+            break
+        last = errors[-1].line
+    out.rows_checked = valid_rows + len(out.flags)
+    return out
+
+
+def _set_progress(hub: Hub, ev_id: str, done: int, total: int | None) -> None:
+    with hub.db.session() as s:
+        s.execute(
+            update(Evaluation)
+            .where(Evaluation.id == ev_id)
+            .values(progress_done=done, progress_total=total)
+        )
+
+
+def run_evaluation(ctx: JobContext) -> dict[str, Any]:
+    hub, token = ctx.hub, ctx.attempt_token
+    ev_id = ctx.job.params["id"]
+    with hub.db.session() as s:
+        ev = s.get(Evaluation, ev_id)
+        version = s.get(DatasetVersion, ev.version_id) if ev else None
+        if ev is None or version is None or ev.account_id != ctx.job.account_id:
+            raise InvalidRequest(f"Evaluation {ev_id} has no version to evaluate any more.")
+        ev.status, ev.error, ev.progress_done, ev.progress_total = "running", None, 0, None
+        s.execute(
+            update(Dataset)
+            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
+            .values(evaluation_summary=summary(ev))
+        )
+    checks = checks_for(hub)
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        ctx.progress(done, total)
+        if time.monotonic() - last[0] >= PROGRESS_EVERY or done == total:
+            _set_progress(hub, ev_id, done, total)
+            last[0] = time.monotonic()
+
+    with versions.local_copy(hub, version.blob_key) as path:
+        result = run_checks(hub, str(path), checks, progress)
+    outputs: dict[str, CheckOutput] = {FORMAT: format_output(hub, ev.dataset_id, result.rows)}
+    outputs.update(result.outputs)
+    describe = {FORMAT: FORMAT_DESCRIBE, **{c.name: c.describe for c in checks}}
+    params = {c.name: c.params() for c in checks}
+    total = result.rows + len(outputs[FORMAT].flags)
+    scored = score(outputs, describe, params, total)
+    _write_flags(hub, ctx, ev_id, outputs)
+    stats = dict(result.outputs["too_long"].stats) if "too_long" in result.outputs else {}
+    report = {
+        "rows": total,
+        "valid_rows": result.rows,
+        "defective_rows": scored.defective_rows,
+        "checks": scored.checks,
+        "caps": scored.caps,
+        "stats": stats,
+    }
+    _publish(ctx, ev_id, scored.score, scored.grade, total, report, token)
+    return {"evaluation_id": ev_id, "score": scored.score, "grade": scored.grade}
+
+
+def _write_flags(hub: Hub, ctx: JobContext, ev_id: str, outputs: dict[str, CheckOutput]) -> None:
+    token = ctx.attempt_token
+    rows: list[dict[str, Any]] = []
+    for name, out in outputs.items():
+        for flag in out.flags:
+            rows.append(
+                {
+                    "evaluation_id": ev_id,
+                    "job_id": token,
+                    "check": name,
+                    "line": flag.line,
+                    "datapoint_id": flag.datapoint_id or None,
+                    "detail": flag.detail,
+                }
+            )
+            if len(rows) >= FLAG_BATCH:
+                _insert(hub, rows)
+                ctx.progress(ctx.done)  # raises LeaseLost if another worker took over
+                rows = []
+    if rows:
+        _insert(hub, rows)
+
+
+def _insert(hub: Hub, rows: list[dict[str, Any]]) -> None:
+    with hub.db.session() as s:
+        s.execute(insert(EvaluationFlag), rows)
+
+
+def _publish(
+    ctx: JobContext,
+    ev_id: str,
+    value: float,
+    grade: str,
+    rows: int,
+    report: dict[str, Any],
+    token: str,
+) -> None:
+    with ctx.hub.db.session() as s:
+        still_ours = s.execute(
+            update(Job)
+            .where(Job.id == ctx.job.id, Job.lease_owner == ctx.owner, Job.status == "running")
+            .values(updated_at=utcnow())
+        )
+        if still_ours.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(ctx.job.id)
+        s.execute(
+            delete(EvaluationFlag).where(
+                EvaluationFlag.evaluation_id == ev_id, EvaluationFlag.job_id != token
+            )
+        )
+        ev = s.get(Evaluation, ev_id)
+        if ev is None:
+            return
+        ev.status, ev.score, ev.grade, ev.rows, ev.report = "succeeded", value, grade, rows, report
+        ev.progress_done = ev.progress_total = rows
+        ev.finished_at = utcnow()
+        s.flush()
+        s.execute(
+            update(Dataset)
+            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
+            .values(evaluation_summary=summary(ev))
+        )
+
+
+def give_up_evaluation(hub: Hub, job: Job, message: str) -> None:
+    ev_id = job.params.get("id")
+    with hub.db.session() as s:
+        s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id == ev_id))
+        ev = s.get(Evaluation, ev_id)
+        if ev is None:
+            return
+        ev.status, ev.error, ev.finished_at = "failed", message, utcnow()
+        s.flush()
+        s.execute(
+            update(Dataset)
+            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
+            .values(evaluation_summary=summary(ev))
+        )
+    log.warning("evaluation %s failed: %s", ev_id, message)
+
+
+def register_evaluation() -> None:
+    register("evaluate", run_evaluation, give_up_evaluation)

@@ -1,0 +1,155 @@
+"""Reading evaluations: a dataset's report, its flagged rows, and asking for a new one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from gristmill.hub import Hub
+from gristmill.services.accounts import Principal
+from gristmill.services.datasets import datasets as dataset_service
+from gristmill.services.datasets import versions
+from gristmill.services.errors import Conflict, InvalidRequest
+from gristmill.services.quality.evaluation import queue_evaluation
+from gristmill.store.metadata.models import (
+    Dataset,
+    DatasetVersion,
+    Evaluation,
+    EvaluationFlag,
+)
+
+MAX_FLAGS_PAGE = 1000
+CHECKS = (
+    "format",
+    "exact_duplicate",
+    "near_duplicate",
+    "pii",
+    "too_long",
+    "empty_response",
+    "refusal",
+    "repetition",
+    "language_mismatch",
+    "mojibake",
+    "identical_preference",
+)
+
+
+def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
+    """The evaluation of the dataset's head version, if one was queued."""
+    if ds.head_version_id is None:
+        return None
+    with hub.db.session() as s:
+        found: Evaluation | None = s.scalar(
+            select(Evaluation).where(
+                Evaluation.version_id == ds.head_version_id,
+                Evaluation.account_id == ds.account_id,
+            )
+        )
+        return found
+
+
+def report(ds: Dataset, ev: Evaluation | None) -> dict[str, Any]:
+    """The report as the native door shows it; `skipped` when there is nothing to grade."""
+    if ev is None:
+        status = "skipped" if ds.status == "succeeded" else ds.status
+        if status == "running":
+            status = "pending"  # the ingest runs; its evaluation comes after it
+        return {
+            "status": status,
+            "dataset_id": ds.id,
+            "version_id": ds.head_version_id,
+            "score": None,
+            "grade": None,
+            "rows": None,
+            "checks": [],
+        }
+    body = ev.report or {}
+    return {
+        "status": ev.status,
+        "evaluation_id": ev.id,
+        "dataset_id": ds.id,
+        "version_id": ev.version_id,
+        "score": ev.score,
+        "grade": ev.grade,
+        "rows": ev.rows,
+        "progress": {"done": ev.progress_done, "total": ev.progress_total},
+        "checks": body.get("checks", []),
+        "caps": body.get("caps", []),
+        "defective_rows": body.get("defective_rows"),
+        "stats": body.get("stats", {}),
+        "error": ev.error,
+        "created_at": ev.created_at.isoformat(),
+        "finished_at": ev.finished_at.isoformat() if ev.finished_at else None,
+    }
+
+
+def dataset_report(hub: Hub, account_id: str, dataset_id: str) -> dict[str, Any]:
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    return report(ds, head_evaluation(hub, ds))
+
+
+def list_flags(
+    hub: Hub,
+    account_id: str,
+    dataset_id: str,
+    *,
+    check: str | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The head evaluation's flagged rows in the order checks found them, keyset-paged."""
+    dataset_service.check_limit(limit, MAX_FLAGS_PAGE)
+    if check is not None and check not in CHECKS:
+        raise InvalidRequest(
+            f"Unknown check {check!r}: expected one of {', '.join(CHECKS)}.", param="check"
+        )
+    after = 0
+    if cursor:
+        if not cursor.isdigit() or len(cursor) > 18:
+            raise InvalidRequest(f"Invalid cursor {cursor!r}.", param="cursor")
+        after = int(cursor)
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    ev = head_evaluation(hub, ds)
+    if ev is None or ev.status != "succeeded":
+        return [], None
+    q = select(EvaluationFlag).where(
+        EvaluationFlag.evaluation_id == ev.id, EvaluationFlag.id > after
+    )
+    if check is not None:
+        q = q.where(EvaluationFlag.check == check)
+    with hub.db.session() as s:
+        rows = list(s.scalars(q.order_by(EvaluationFlag.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    flags = [
+        {"line": f.line, "datapoint_id": f.datapoint_id, "check": f.check, "detail": f.detail}
+        for f in rows
+    ]
+    return flags, (str(rows[-1].id) if more else None)
+
+
+def request_evaluation(hub: Hub, caller: Principal, dataset_id: str) -> dict[str, Any]:
+    """Evaluate the dataset's head: its head version's evaluation if it has one (asking
+    twice queues nothing new), else a snapshot of the live rows cut now and evaluated."""
+    ds = dataset_service.get_dataset(hub, caller.account_id, dataset_id)
+    if ds.status != "succeeded":
+        raise Conflict(
+            f"Dataset {ds.id} is {ds.status}: it can be evaluated once it has succeeded.",
+            param="dataset_id",
+        )
+    ev = head_evaluation(hub, ds)
+    if ev is not None:
+        return report(ds, ev)
+    if ds.head_version_id is None:
+        version_id = versions.cut_version(hub, ds, reason="evaluation")
+    else:
+        version_id = ds.head_version_id
+    with hub.db.session() as s:
+        fresh = s.get(Dataset, ds.id)
+        assert fresh is not None
+        exists = s.scalar(select(DatasetVersion.id).where(DatasetVersion.id == version_id))
+        if exists is None:
+            raise Conflict(f"Dataset {ds.id} changed meanwhile; ask again.", param="dataset_id")
+        ev = queue_evaluation(hub, s, fresh, version_id)
+    return report(ds, ev)
