@@ -168,8 +168,12 @@ def test_upload_wait_get_status_download_delete(
         12,
     )
     assert ds.kind == "uploaded" and ds.created_by_user_id == identity["identity_id"]
-    assert ds.configured_column_mapping is None and ds.evaluation_summary is None
+    assert ds.configured_column_mapping is None
     assert ds.updated_at >= ds.created_at
+    graded = client.datasets.wait_for_evaluation(done.dataset_id, initial_interval=0.1, timeout=120)
+    assert graded.status == "succeeded" and graded.quality is not None
+    summary = client.datasets.get(done.dataset_id).evaluation_summary
+    assert summary is not None and summary.grade_before == graded.quality.grade_before
 
     for fmt in ("jsonl", "json", "csv", "parquet"):
         assert parsed(fmt, download(client, done.dataset_id, fmt)) == rows, fmt
@@ -311,13 +315,7 @@ def test_invalid_rows_are_listed_by_line(
     assert codes == [["invalid_json"], ["example_missing_assistant_message"], ["unrecognized_role"]]
 
 
-def test_evaluation_is_skipped_and_run_publish_are_501(
-    client: adaption.Adaption, ready: str
-) -> None:
-    evaluation = client.datasets.get_evaluation(ready)
-    assert evaluation.status == "skipped"
-    assert (evaluation.quality, evaluation.raw_results) == (None, None)
-    assert "no grade" in evaluation.message  # type: ignore[attr-defined]
+def test_run_and_publish_are_501(client: adaption.Adaption, ready: str) -> None:
     with pytest.raises(adaption.InternalServerError) as err:
         client.datasets.publish(ready, target="huggingface")
     assert err.value.status_code == 501

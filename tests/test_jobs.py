@@ -1,8 +1,9 @@
-"""Jobs with real processes: a worker killed with SIGKILL mid-ingest is retried by another
-worker, and the dataset ends with exactly the right rows."""
+"""Jobs with real processes: a worker killed with SIGKILL mid-ingest (or mid-evaluation) is
+retried by another worker, and the dataset ends with exactly the right rows (and flags)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,10 +16,20 @@ import pytest
 from sqlalchemy import func, select
 
 from gristmill.hub import Hub
+from gristmill.jobs.kinds import register_all
+from gristmill.jobs.worker import Worker
 from gristmill.services.accounts import Principal, issue_key
 from gristmill.services.datasets import datasets
+from gristmill.services.quality import reports
 from gristmill.settings import Settings
-from gristmill.store.metadata.models import Datapoint, Dataset, DatasetRowError, Job
+from gristmill.store.metadata.models import (
+    Datapoint,
+    Dataset,
+    DatasetRowError,
+    Evaluation,
+    EvaluationFlag,
+    Job,
+)
 from tests.support import GRISTMILL, Backend
 
 ROWS = 60_000
@@ -47,6 +58,9 @@ def hub(backend: Backend, tmp_path: Path) -> Iterator[Hub]:
         **backend.env,
         "GRISTMILL_DATA_DIR": str(tmp_path / "data"),
         "GRISTMILL_JOB_LEASE_SECONDS": "2",
+        # evaluations in one process, in tasks of 5,000 rows: one at a time, slow to finish
+        "GRISTMILL_EVALUATION_PROCESSES": "1",
+        "GRISTMILL_EVALUATION_TASK_ROWS": "5000",
     }
     old = dict(os.environ)
     os.environ.update(env)
@@ -63,8 +77,17 @@ def hub(backend: Backend, tmp_path: Path) -> Iterator[Hub]:
 def start_worker(hub: Hub, name: str, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [*GRISTMILL, "worker", "--name", name], env=hub.env, stdout=fh, stderr=subprocess.STDOUT
-        )  # type: ignore[attr-defined]
+            [*GRISTMILL, "worker", "--name", name],
+            env=hub.env,  # type: ignore[attr-defined]
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a signal to its group reaches any process it started
+        )
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
 
 
 def wait_until(pred, timeout: float = 120.0, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -101,12 +124,12 @@ def test_sigkilled_worker_is_retried_without_duplicates(hub: Hub, tmp_path: Path
     first = start_worker(hub, "doomed", tmp_path / "w1.log")
     try:
         wait_until(lambda: progress() >= 4000, what="the first worker to make progress")
-        first.send_signal(signal.SIGSTOP)  # frozen mid-job: it cannot finish before the kill
+        signal_group(first, signal.SIGSTOP)  # frozen mid-job: it cannot finish before the kill
         assert progress() < ROWS, "the job finished before it could be killed; use more rows"
-        first.send_signal(signal.SIGKILL)
+        signal_group(first, signal.SIGKILL)
         first.wait()
     finally:
-        first.kill()
+        signal_group(first, signal.SIGKILL)
     with hub.db.session() as s:
         written = s.scalar(
             select(func.count()).select_from(Datapoint).where(Datapoint.dataset_id == ds.id)
@@ -154,7 +177,7 @@ def test_sigkilled_worker_is_retried_without_duplicates(hub: Hub, tmp_path: Path
         check=True,
         timeout=60,
     )
-    [shown] = json.loads(listed.stdout)
+    [shown] = [j for j in json.loads(listed.stdout) if j["kind"] == "ingest"]
     assert (shown["id"], shown["status"], shown["attempts"]) == (job.id, "succeeded", 2)
     assert shown["progress_done"] == shown["progress_total"] == ROWS
     watched = subprocess.run(
@@ -162,3 +185,75 @@ def test_sigkilled_worker_is_retried_without_duplicates(hub: Hub, tmp_path: Path
     )
     assert watched.returncode == 0
     assert f"{ROWS:,}/{ROWS:,} rows" in watched.stdout and "100.0%" in watched.stdout
+
+
+EVAL_ROWS = 30_000
+REPEATS = set(range(1_000, EVAL_ROWS + 1, 1_000))  # each repeats the line before it
+
+
+def test_sigkilled_evaluation_is_retried_without_duplicate_flags(hub: Hub, tmp_path: Path) -> None:
+    issued = issue_key(hub, account_name="evaluations")
+    caller = Principal(issued.account_id, issued.identity_id, "user", issued.key_id)
+    source = tmp_path / "rows.jsonl"
+    with open(source, "w") as fh:
+        for i in range(1, EVAL_ROWS + 1):
+            n = i - 1 if i in REPEATS else i
+            answer = f"{n} times 7 is {n * 7}, and {n} squared is {n * n}."
+            row = {
+                "messages": [
+                    {"role": "user", "content": f"Tell me about the number {n}."},
+                    {"role": "assistant", "content": answer},
+                ]
+            }
+            fh.write(json.dumps(row) + "\n")
+    ds = datasets.create_dataset(hub, caller, name="numbers", origin="native")
+    key = f"datasets/{caller.account_id}/{ds.id}/source/rows.jsonl"
+    hub.blobs.put(key, [source.read_bytes()])
+    datasets.start_ingest(hub, caller.account_id, ds.id, blob_key=key, filename="rows.jsonl")
+    register_all()
+    Worker(hub, "ingester").run_once()  # the ingest, here; it queues the evaluation
+    evaluation = wait_until(
+        lambda: reports.head_evaluation(hub, datasets.get_dataset(hub, caller.account_id, ds.id)),
+        what="the evaluation to be queued",
+    )
+
+    def state() -> Evaluation:
+        with hub.db.session() as s:
+            found = s.get(Evaluation, evaluation.id)
+            assert found is not None
+            return found
+
+    first = start_worker(hub, "doomed", tmp_path / "e1.log")
+    try:
+        wait_until(lambda: state().progress_done > 0, what="the evaluation to make progress")
+        signal_group(first, signal.SIGSTOP)
+        assert state().status == "running", "it finished before it could be killed"
+        signal_group(first, signal.SIGKILL)
+        first.wait()
+    finally:
+        signal_group(first, signal.SIGKILL)
+    second = start_worker(hub, "rescuer", tmp_path / "e2.log")
+    try:
+        final = wait_until(
+            lambda: (e := state()).status in ("succeeded", "failed") and e,
+            what="the retried evaluation to finish",
+        )
+    finally:
+        second.terminate()
+        second.wait(10)
+    assert final.status == "succeeded", final.error
+    assert final.report is not None
+    by_check = {c["check"]: c for c in final.report["checks"]}
+    assert by_check["exact_duplicate"]["flagged"] == len(REPEATS)
+    with hub.db.session() as s:
+        flags = list(
+            s.execute(
+                select(EvaluationFlag.check, EvaluationFlag.line).where(
+                    EvaluationFlag.evaluation_id == evaluation.id
+                )
+            )
+        )
+        job = s.get(Job, evaluation.job_id)
+    assert sorted(line for check, line in flags if check == "exact_duplicate") == sorted(REPEATS)
+    assert len(flags) == len(set(flags)) == sum(c["flagged"] for c in final.report["checks"])
+    assert job is not None and job.status == "succeeded" and job.attempts == 2

@@ -50,10 +50,11 @@ class Settings(BaseSettings):
     # the key is revoked is asked of the store on every request whatever this is
     auth_cache_seconds: float = 300.0
     # quality evaluation: the token limit of the too_long check (o200k_base tokens), the
-    # local runner's processes (default: one per core), and a Ray cluster to run on instead
-    # ("auto": a local Ray started in the worker)
+    # local runner's processes (default: one per core), rows per task (a process's share of
+    # memory), and a Ray cluster to run on instead ("auto": a local Ray in the worker)
     max_example_tokens: int = Field(default=65_536, ge=1)
     evaluation_processes: int | None = Field(default=None, ge=1)
+    evaluation_task_rows: int = Field(default=50_000, ge=100)
     ray_address: str | None = None
     # read queries run at once on SQLite (see store.metadata.db.Database); 0: no limit
     sqlite_readers: int = 2

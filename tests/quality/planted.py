@@ -130,8 +130,9 @@ def plant(n: int, counts: dict[str, int], seed: int = 0) -> tuple[list[Row], dic
     return rows, planted
 
 
-def snapshot(rows: list[Row], path: Path) -> Path:
-    """The rows as a version snapshot, written by the code ingest uses."""
+def snapshot(rows: list[Row], path: Path, row_group: int = 5000) -> Path:
+    """The rows as a version snapshot, written by the code ingest uses (a row group per
+    `row_group` rows, as ingest writes a row group per batch)."""
     snap = SnapshotFile()
     records = []
     for i, row in enumerate(rows):
@@ -146,7 +147,8 @@ def snapshot(rows: list[Row], path: Path) -> Path:
                 "created_at": datetime.now(UTC),
             }
         )
-    snap.add(records)
+    for start in range(0, len(records), row_group):
+        snap.add(records[start : start + row_group])
     snap._close_writer()
     target = path / "version.parquet"
     snap.path.rename(target)

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.jobs import queue
 from gristmill.services.errors import ServiceError
-from gristmill.store.metadata.models import Job
+from gristmill.store.metadata.models import Job, utcnow
 
 log = logging.getLogger("gristmill.worker")
 
@@ -37,6 +40,17 @@ class JobContext:
     def attempt_token(self) -> str:
         """Tags what this attempt writes, so a retry can tell its rows from a crashed one's."""
         return f"{self.job.id}.{self.job.attempts}"
+
+    def hold_lease(self, s: Session) -> None:
+        """In the transaction that publishes the job's result: raise LeaseLost unless this
+        worker still holds the job, so a worker whose lease expired never publishes."""
+        still_ours = s.execute(
+            update(Job)
+            .where(Job.id == self.job.id, Job.lease_owner == self.owner, Job.status == "running")
+            .values(updated_at=utcnow())
+        )
+        if still_ours.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(self.job.id)
 
     def progress(self, done: int, total: int | None = None) -> None:
         with self._lock:

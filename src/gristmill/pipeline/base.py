@@ -76,3 +76,16 @@ class DatasetCheck(Check):
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
         """Flags from every batch's sketch arrays, concatenated in row order."""
         raise NotImplementedError
+
+
+def take(array: np.ndarray, index: Any) -> np.ndarray:
+    """`array[index]` as a new in-memory array. A spilled sketch is a memory map, whose
+    touched pages would count as this process's memory until it ends: the map is opened
+    for this read alone and closed after it, so reading every row never holds them all."""
+    if isinstance(array, np.memmap) and array.filename is not None:
+        fresh = np.memmap(array.filename, dtype=array.dtype, mode="r", shape=array.shape)
+        try:
+            return np.array(fresh[index])
+        finally:
+            fresh._mmap.close()  # type: ignore[attr-defined]
+    return np.array(array[index])

@@ -31,4 +31,7 @@ def default_checks(max_example_tokens: int) -> list[Check]:
     ]
 
 
-__all__ = ["default_checks"]
+# Every check's name, `format` (ingest's rejections, scored with the others) first.
+CHECK_NAMES = ("format", *(c.name for c in default_checks(1)))
+
+__all__ = ["CHECK_NAMES", "default_checks"]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import rensa
 
-from gristmill.pipeline.base import CheckOutput, DatasetCheck, Flag
+from gristmill.pipeline.base import CheckOutput, DatasetCheck, Flag, take
 from gristmill.pipeline.text import TextBatch
 
 NEAR_THRESHOLD = 0.8
@@ -33,6 +33,7 @@ SHINGLE = 3
 NEAR_MIN_WORDS = 8
 SEED = 42
 ID_BYTES = 40
+GATHER = 4096  # candidate pairs verified at once (each maps a 4 KiB page of signatures)
 _WORDS = re.compile(r"\w+")
 # odd 64-bit multipliers that mix a band's 8 minhash values into one hash
 _MIX = np.array(
@@ -81,7 +82,7 @@ class ExactDuplicate(DatasetCheck):
         out = CheckOutput(rows_checked=len(ids))
         if not len(ids):
             return out
-        earliest = _earliest_equal(np.asarray(sketch["exact"]))
+        earliest = _earliest_equal(take(sketch["exact"], slice(None)))
         for j in map(int, np.nonzero(earliest != np.arange(len(ids)))[0]):
             first = int(earliest[j])
             detail = f"same text as {_where(lines, ids, first)}"
@@ -133,20 +134,20 @@ class NearDuplicate(DatasetCheck):
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
         ids, lines = sketch["ids"], sketch["lines"]
         n = len(ids)
-        eligible = np.asarray(sketch["eligible"]).copy()
+        eligible = take(sketch["eligible"], slice(None))
         if n:
-            eligible &= _earliest_equal(np.asarray(sketch["exact"])) == np.arange(n)
+            eligible &= _earliest_equal(take(sketch["exact"], slice(None))) == np.arange(n)
         out = CheckOutput(rows_checked=int(eligible.sum()))
         sig = sketch["sig"]
         best = np.full(n, n, dtype=np.int64)  # earliest resembling row; n: none
         best_estimate = np.zeros(n, dtype=np.float32)
         for b in range(BANDS):
-            i, j = _band_candidates(np.asarray(sketch["bands"][:, b]))
+            i, j = _band_candidates(take(sketch["bands"], (slice(None), b)))
             keep = eligible[i] & eligible[j]
             i, j = i[keep], j[keep]
-            for start in range(0, len(i), 65536):  # bounded gathers from the spilled signatures
-                ci, cj = i[start : start + 65536], j[start : start + 65536]
-                estimate = (np.asarray(sig[ci]) == np.asarray(sig[cj])).mean(axis=1)
+            for start in range(0, len(i), GATHER):  # bounded reads of the spilled signatures
+                ci, cj = i[start : start + GATHER], j[start : start + GATHER]
+                estimate = (take(sig, ci) == take(sig, cj)).mean(axis=1)
                 ok = estimate >= NEAR_THRESHOLD
                 np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
                 hit = ok & (best[cj] == ci)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gristmill.pipeline.base import Check
 from gristmill.pipeline.runners.tasks import (
+    TASK_ROWS,
     Collector,
     PipelineOutput,
     Progress,
@@ -28,12 +29,14 @@ def run_local(
     *,
     processes: int | None = None,
     progress: Progress | None = None,
+    task_rows: int = TASK_ROWS,
+    inline_rows: int = INLINE_ROWS,
 ) -> PipelineOutput:
-    tasks, total = plan(path)
+    tasks, total = plan(path, task_rows)
     workers = min(processes or os.cpu_count() or 1, len(tasks))
     with spill() as sketches:
         collector = Collector(checks, sketches, total, progress)
-        if workers <= 1 or total < INLINE_ROWS:
+        if workers <= 1 or total < inline_rows:
             for task in tasks:
                 collector.add(run_task(task, checks))
             return collector.finish()

@@ -15,6 +15,7 @@ from typing import Any
 
 from gristmill.pipeline.base import Check
 from gristmill.pipeline.runners.tasks import (
+    TASK_ROWS,
     Collector,
     PipelineOutput,
     Progress,
@@ -50,9 +51,10 @@ def run_ray(
     address: str = "auto",
     workers: int | None = None,
     progress: Progress | None = None,
+    task_rows: int = TASK_ROWS,
 ) -> PipelineOutput:
     ray = _ensure_ray(address, workers)
-    tasks, total = plan(path)
+    tasks, total = plan(path, task_rows)
     payload = pickle.dumps(list(checks))
 
     def run(batch: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
 from gristmill.ingest import IngestReader
 from gristmill.ingest.model import Batch
-from gristmill.jobs.worker import JobContext, LeaseLost, register
+from gristmill.jobs.worker import JobContext, register
 from gristmill.services.datasets import versions
 from gristmill.services.errors import InvalidRequest
 from gristmill.services.quality.evaluation import queue_evaluation
@@ -176,13 +176,7 @@ def _finalize(
     rows, size = snapshot.publish(hub, key)
     try:
         with hub.db.session() as s:
-            still_ours = s.execute(
-                update(Job)
-                .where(Job.id == ctx.job.id, Job.lease_owner == ctx.owner, Job.status == "running")
-                .values(updated_at=utcnow())
-            )
-            if still_ours.rowcount != 1:  # type: ignore[attr-defined]
-                raise LeaseLost(ctx.job.id)
+            ctx.hold_lease(s)
             deleted_meanwhile = s.get(Dataset, ds.id) is None
             for model in (Datapoint, DatasetRowError):
                 doomed = model.dataset_id == ds.id

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.jobs import queue
-from gristmill.jobs.worker import JobContext, LeaseLost, register
+from gristmill.jobs.worker import JobContext, register
 from gristmill.pipeline.base import Check, CheckOutput, Flag
 from gristmill.pipeline.checks import default_checks
 from gristmill.pipeline.runners.local import run_local
@@ -79,12 +79,25 @@ def checks_for(hub: Hub) -> list[Check]:
 
 
 def run_checks(hub: Hub, path: str, checks: list[Check], progress: Progress) -> PipelineOutput:
-    address = hub.settings.ray_address
+    settings = hub.settings
+    address = settings.ray_address
     if address:
         from gristmill.pipeline.runners.ray_runner import run_ray
 
-        return run_ray(path, checks, address=address, progress=progress)
-    return run_local(path, checks, processes=hub.settings.evaluation_processes, progress=progress)
+        return run_ray(
+            path,
+            checks,
+            address=address,
+            progress=progress,
+            task_rows=settings.evaluation_task_rows,
+        )
+    return run_local(
+        path,
+        checks,
+        processes=hub.settings.evaluation_processes,
+        progress=progress,
+        task_rows=hub.settings.evaluation_task_rows,
+    )
 
 
 def format_output(hub: Hub, dataset_id: str, valid_rows: int) -> CheckOutput:
@@ -203,13 +216,7 @@ def _publish(
     token: str,
 ) -> None:
     with ctx.hub.db.session() as s:
-        still_ours = s.execute(
-            update(Job)
-            .where(Job.id == ctx.job.id, Job.lease_owner == ctx.owner, Job.status == "running")
-            .values(updated_at=utcnow())
-        )
-        if still_ours.rowcount != 1:  # type: ignore[attr-defined]
-            raise LeaseLost(ctx.job.id)
+        ctx.hold_lease(s)
         s.execute(
             delete(EvaluationFlag).where(
                 EvaluationFlag.evaluation_id == ev_id, EvaluationFlag.job_id != token

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gristmill.hub import Hub
+from gristmill.pipeline.checks import CHECK_NAMES
 from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
@@ -20,19 +21,6 @@ from gristmill.store.metadata.models import (
 )
 
 MAX_FLAGS_PAGE = 1000
-CHECKS = (
-    "format",
-    "exact_duplicate",
-    "near_duplicate",
-    "pii",
-    "too_long",
-    "empty_response",
-    "refusal",
-    "repetition",
-    "language_mismatch",
-    "mojibake",
-    "identical_preference",
-)
 
 
 def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
@@ -100,9 +88,9 @@ def list_flags(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The head evaluation's flagged rows in the order checks found them, keyset-paged."""
     dataset_service.check_limit(limit, MAX_FLAGS_PAGE)
-    if check is not None and check not in CHECKS:
+    if check is not None and check not in CHECK_NAMES:
         raise InvalidRequest(
-            f"Unknown check {check!r}: expected one of {', '.join(CHECKS)}.", param="check"
+            f"Unknown check {check!r}: expected one of {', '.join(CHECK_NAMES)}.", param="check"
         )
     after = 0
     if cursor:

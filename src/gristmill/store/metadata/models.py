@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -247,7 +248,7 @@ class Evaluation(Base):
     progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
     progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
     rows: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    score: Mapped[float | None] = mapped_column(default=None)
+    score: Mapped[float | None] = mapped_column(Float, default=None)
     grade: Mapped[str | None] = mapped_column(String(2), default=None)
     report: Mapped[JSONDict | None] = mapped_column(default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
