@@ -217,7 +217,15 @@ def test_a_dataset_without_a_version_is_snapshotted_and_evaluated(
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert report["status"] == "succeeded" and report["rows"] == 12
-        assert report["version_id"] == http.get(f"/datasets/{ds['id']}").json()["head_version_id"]
+        shown = http.get(f"/datasets/{ds['id']}").json()
+        assert report["version_id"] == shown["head_version_id"]
+        assert shown["evaluation_summary"] == {
+            "evaluation_id": report["evaluation_id"],
+            "version_id": report["version_id"],
+            "status": "succeeded",
+            "score": report["score"],
+            "grade": report["grade"],
+        }
 
 
 def test_cli_prints_the_report(

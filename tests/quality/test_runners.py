@@ -34,7 +34,12 @@ def test_local_and_ray_agree(tmp_path: Path) -> None:
     checks = default_checks(1000)
     # tasks of 100 rows, so both runners really split the work (local: in two processes)
     local = run_local(path, checks, processes=2, task_rows=100, inline_rows=0)
-    on_ray = run_ray(path, checks, address="auto", workers=2, task_rows=100)
+    try:
+        on_ray = run_ray(path, checks, address="auto", workers=2, task_rows=100)
+    finally:
+        import ray
+
+        ray.shutdown()  # its workers would idle beside the rest of the suite
     assert local.rows == on_ray.rows == 400
     assert comparable(on_ray) == comparable(local)
     assert {f.line for f in local.outputs["pii"].flags} == planted["pii"]

@@ -7,8 +7,9 @@ pipeline turns a record batch into a `TextBatch`; the checks after it never pars
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import orjson
 import pyarrow as pa
@@ -112,6 +113,9 @@ def row_text(kind: str, given: Any, output: Any) -> RowText:
     return RowText(_json_text(given), _json_text(output), "output")
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class TextBatch:
     """One record batch of a version, read for checks. Lists are index-aligned."""
@@ -121,9 +125,17 @@ class TextBatch:
     kinds: list[str]
     rows: list[RowText]
     outputs: list[Any]  # decoded `output`
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def derived(self, name: str, make: Callable[[TextBatch], T]) -> T:
+        """A value computed from this batch once, however many checks ask for it."""
+        if name not in self._derived:
+            self._derived[name] = make(self)
+        value: T = self._derived[name]
+        return value
 
     @property
     def prompts(self) -> list[str]:

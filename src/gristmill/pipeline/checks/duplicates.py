@@ -46,6 +46,10 @@ def normalized(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
+def normalized_texts(texts: TextBatch) -> list[str]:
+    return [normalized(t) for t in texts.full_texts]
+
+
 def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
@@ -74,7 +78,7 @@ class ExactDuplicate(DatasetCheck):
     describe = "repeat an earlier row exactly"
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
-        hashes = [text_hash(normalized(t)) for t in texts.full_texts]
+        hashes = [text_hash(t) for t in texts.derived("normalized", normalized_texts)]
         return {**_base_sketch(texts), "exact": np.array(hashes, dtype=np.uint64)}
 
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
@@ -116,7 +120,7 @@ class NearDuplicate(DatasetCheck):
         }
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
-        norm = [normalized(t) for t in texts.full_texts]
+        norm = texts.derived("normalized", normalized_texts)
         shingled = [shingles(t) for t in norm]
         eligible = np.array([len(_WORDS.findall(t)) >= NEAR_MIN_WORDS for t in norm])
         minhashes = rensa.RMinHash.from_token_sets(shingled, NUM_PERM, SEED)

@@ -23,6 +23,8 @@ from gristmill.store.metadata.models import (
     Dataset,
     DatasetRowError,
     DatasetVersion,
+    Evaluation,
+    EvaluationFlag,
     Job,
     PresignedUpload,
 )
@@ -289,7 +291,9 @@ def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
     source = ds.source_blob_key
     if source and blob_still_needed(s, source, file_id=None, dataset_id=ds.id):
         source = None  # the OpenAI file it came from still holds these bytes
-    for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload):
+    evaluations = select(Evaluation.id).where(Evaluation.dataset_id == ds.id)
+    s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id.in_(evaluations)))
+    for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload, Evaluation):
         s.execute(delete(model).where(model.dataset_id == ds.id))
     s.delete(ds)
     blobs = [*keys, *([source] if source else [])]

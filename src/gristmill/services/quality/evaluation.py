@@ -217,14 +217,15 @@ def _publish(
 ) -> None:
     with ctx.hub.db.session() as s:
         ctx.hold_lease(s)
+        ev = s.get(Evaluation, ev_id)
+        if ev is None:  # the dataset was deleted meanwhile: leave nothing behind
+            s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id == ev_id))
+            return
         s.execute(
             delete(EvaluationFlag).where(
                 EvaluationFlag.evaluation_id == ev_id, EvaluationFlag.job_id != token
             )
         )
-        ev = s.get(Evaluation, ev_id)
-        if ev is None:
-            return
         ev.status, ev.score, ev.grade, ev.rows, ev.report = "succeeded", value, grade, rows, report
         ev.progress_done = ev.progress_total = rows
         ev.finished_at = utcnow()

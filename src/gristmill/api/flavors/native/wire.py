@@ -136,6 +136,8 @@ class DatasetObject(BaseModel):
     source_file_id: str | None
     source_filename: str | None
     head_version_id: str | None
+    # the head version's evaluation: evaluation_id, version_id, status, score, grade
+    evaluation_summary: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 
