@@ -50,6 +50,7 @@ from gristmill.pipeline.checks.duplicates import (  # noqa: E402
     NearDuplicate,
     normalized,
     shingles,
+    words,
 )
 from gristmill.pipeline.text import read_texts  # noqa: E402
 from gristmill.pipeline.tokens import encoding  # noqa: E402
@@ -62,13 +63,20 @@ EVALUATE = """
 import json, resource, sys, time
 from gristmill.pipeline.checks import default_checks
 from gristmill.pipeline.runners.local import run_local
+
+
+def peak_mb():
+    # VmHWM, not ru_maxrss, which keeps the forking process's peak across exec
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) for x in fh if x.startswith("VmHWM")) / 1024
+
 t = time.perf_counter()
 out = run_local(sys.argv[1], default_checks(65536))
 wall = time.perf_counter() - t
 print(json.dumps({
     "rows": out.rows, "wall": wall,
     "flagged": {k: len(v.flags) for k, v in out.outputs.items()},
-    "parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "parent_mb": peak_mb(),
     "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
 }))
 """
@@ -160,7 +168,7 @@ def near_phase(path: Path, rows: int) -> dict[str, float]:
     flagged = len(check.merge(merged).flags)
     ours = time.perf_counter() - t
 
-    shingled = [shingles(normalized(t)) for b in batches for t in b.full_texts]
+    shingled = [shingles(words(normalized(t))) for b in batches for t in b.full_texts]
     t = time.perf_counter()
     rensa.RMinHash.digest_matrix_from_token_sets(shingled, NUM_PERM, SEED)
     raw = time.perf_counter() - t

@@ -75,10 +75,17 @@ import json, resource, sys
 from gristmill.pipeline.checks import default_checks
 from gristmill.pipeline.runners.local import run_local
 
+
+def peak_mb():
+    # VmHWM, not ru_maxrss, which keeps the forking process's peak across exec
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) for x in fh if x.startswith("VmHWM")) / 1024
+
+
 out = run_local(sys.argv[1], default_checks(65536), processes=2, task_rows=10_000, inline_rows=0)
 print(json.dumps({
     "rows": out.rows,
-    "parent_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "parent_mb": peak_mb(),
     "child_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
 }))
 """

@@ -99,11 +99,15 @@ def _line(lines: np.ndarray, j: int) -> int | None:
     return line if line >= 0 else None
 
 
-def shingles(text: str) -> list[str]:
-    words = _WORDS.findall(text)
-    if len(words) <= SHINGLE:
-        return [" ".join(words)]
-    return [" ".join(words[k : k + SHINGLE]) for k in range(len(words) - SHINGLE + 1)]
+def words(text: str) -> list[str]:
+    """Words of a normalised text (runs of letters and digits)."""
+    return _WORDS.findall(text)
+
+
+def shingles(tokens: list[str]) -> list[str]:
+    if len(tokens) <= SHINGLE:
+        return [" ".join(tokens)]
+    return [" ".join(gram) for gram in zip(tokens, tokens[1:], tokens[2:], strict=False)]
 
 
 class NearDuplicate(DatasetCheck):
@@ -121,8 +125,9 @@ class NearDuplicate(DatasetCheck):
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
         norm = texts.derived("normalized", normalized_texts)
-        shingled = [shingles(t) for t in norm]
-        eligible = np.array([len(_WORDS.findall(t)) >= NEAR_MIN_WORDS for t in norm])
+        tokens = [words(t) for t in norm]
+        shingled = [shingles(w) for w in tokens]
+        eligible = np.array([len(w) >= NEAR_MIN_WORDS for w in tokens], dtype=bool)
         minhashes = rensa.RMinHash.from_token_sets(shingled, NUM_PERM, SEED)
         sig = np.array([m.digest() for m in minhashes], dtype=np.uint32).reshape(-1, NUM_PERM)
         rows = NUM_PERM // BANDS
