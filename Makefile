@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints clean
+.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ bench-ingest: install-bench
 
 bench-datapoints: install-bench
 	$(BIN)/python bench/datapoints.py
+
+bench-evaluate: install-bench
+	$(BIN)/python bench/evaluate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
