@@ -589,5 +589,8 @@ def test_uploads_never_completed_are_swept(backend: Backend, tmp_path: Path) -> 
         failed = client.datasets.get(created.dataset_id)
         assert failed.error_data is not None
         assert "expired before the upload was completed" in str(failed.error_data.message)
+        evaluation = client.datasets.get_evaluation(created.dataset_id)  # nothing to grade
+        assert evaluation.status == "failed" and evaluation.quality is None
+        assert "ingest failed" in str(evaluation.message)  # type: ignore[attr-defined]
     finally:
         server.stop()

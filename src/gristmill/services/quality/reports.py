@@ -51,6 +51,7 @@ def report(ds: Dataset, ev: Evaluation | None) -> dict[str, Any]:
             "grade": None,
             "rows": None,
             "checks": [],
+            "error": f"The dataset's ingest failed: {ds.error}" if ds.status == "failed" else None,
         }
     body = ev.report or {}
     return {
