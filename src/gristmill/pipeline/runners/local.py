@@ -43,11 +43,11 @@ def run_local(
         # spawn: the server is multi-threaded, and a forked copy of its locks can deadlock
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            # at most two tasks in flight per worker, so results never pile up in memory
+            # one task in flight per worker and one spare: results never pile up in memory
             queue = list(tasks)
             running: set[Future[TaskResult]] = set()
             while queue or running:
-                while queue and len(running) < 2 * workers:
+                while queue and len(running) < workers + 1:
                     running.add(pool.submit(run_task, queue.pop(0), checks))
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
