@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gristmill.pipeline.text import TextBatch
 
@@ -89,3 +91,15 @@ def take(array: np.ndarray, index: Any) -> np.ndarray:
         finally:
             fresh._mmap.close()  # type: ignore[attr-defined]
     return np.array(array[index])
+
+
+def matching_rows(
+    texts: list[str] | pa.Array[Any], pattern: str, *, ignore_case: bool = False
+) -> list[int]:
+    """Indexes of the texts in which RE2 finds `pattern`: one scan of the whole batch in
+    Arrow, so Python only looks again at the few rows that can match. Scanning one batch
+    for several patterns, convert it once with `pa.array(texts, pa.large_string())`."""
+    if isinstance(texts, list):
+        texts = pa.array(texts, type=pa.large_string())
+    hits = pc.match_substring_regex(texts, pattern, ignore_case=ignore_case)
+    return [i for i, hit in enumerate(hits.to_pylist()) if hit]

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import phonenumbers
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from gristmill.pipeline.base import Check, CheckOutput, Flag
+from gristmill.pipeline.base import Check, CheckOutput, Flag, matching_rows
 from gristmill.pipeline.text import TextBatch
 
 EMAIL = r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
@@ -129,11 +127,6 @@ KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {
 SEVERE = ("payment card", "secret")
 
 
-def _candidates(texts: pa.Array[Any], pattern: str) -> Iterator[int]:
-    hits = pc.match_substring_regex(texts, pattern)
-    return (i for i, hit in enumerate(hits.to_pylist()) if hit)
-
-
 class Pii(Check):
     name = "pii"
     describe = "hold personal data"
@@ -141,10 +134,10 @@ class Pii(Check):
     def check(self, texts: TextBatch) -> CheckOutput:
         out = CheckOutput(rows_checked=len(texts))
         full = texts.full_texts
-        arr = pa.array(full, type=pa.large_string())
+        scanned = pa.array(full, type=pa.large_string())
         found: dict[int, list[str]] = {}
         for kind, (pattern, valid) in KINDS.items():
-            for i in _candidates(arr, pattern):
+            for i in matching_rows(scanned, pattern):
                 if valid(full[i]):
                     found.setdefault(i, []).append(kind)
         for i in sorted(found):

@@ -8,7 +8,7 @@ from typing import Any
 import ftfy
 import orjson
 
-from gristmill.pipeline.base import Check, CheckOutput, Flag
+from gristmill.pipeline.base import Check, CheckOutput, Flag, matching_rows
 from gristmill.pipeline.text import TextBatch
 
 
@@ -50,7 +50,15 @@ REFUSAL_PATTERNS = [
     r"(?:this|that|your) request (?:goes against|violates) (?:my|the) (?:guidelines|policies)",
 ]
 REFUSAL_WINDOW = 300
-_REFUSAL = re.compile("|".join(f"(?:{p})" for p in REFUSAL_PATTERNS), re.IGNORECASE)
+_REFUSAL_RE2 = "|".join(f"(?:{p})" for p in REFUSAL_PATTERNS)
+_REFUSAL = re.compile(_REFUSAL_RE2, re.IGNORECASE)
+# Where ftfy could find mojibake of the usual kind (UTF-8 read as Latin-1 or Windows-1252):
+# a lead byte's character followed by a continuation byte's; only such rows are given to ftfy.
+_MOJIBAKE_RE2 = (
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
+    "\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
+    "\u20ac\u2122]"
+)
 
 
 class Refusal(Check):
@@ -62,12 +70,14 @@ class Refusal(Check):
 
     def check(self, texts: TextBatch) -> CheckOutput:
         out = CheckOutput()
+        # typographic apostrophes read as plain ones
+        openings = [r.response[:REFUSAL_WINDOW].replace("\u2019", "'") for r in texts.rows]
+        candidates = set(matching_rows(openings, _REFUSAL_RE2, ignore_case=True))
         for i, row in enumerate(texts.rows):
             if row.response_field is None or not row.response.strip():
                 continue
             out.rows_checked += 1
-            # typographic apostrophes read as plain ones
-            found = _REFUSAL.search(row.response[:REFUSAL_WINDOW].replace("\u2019", "'"))
+            found = _REFUSAL.search(openings[i]) if i in candidates else None
             if found:
                 phrase = found.group(0)
                 out.flags.append(_flag(texts, i, f'the response says "{phrase}"'))
@@ -76,18 +86,20 @@ class Refusal(Check):
 
 
 class Mojibake(Check):
-    """Text that ftfy can repair: UTF-8 read as Latin-1 or Windows-1252 ("cafÃ©")."""
+    """Text that ftfy can repair: UTF-8 read as Latin-1 or Windows-1252 ("cafÃ©"). Rows
+    with no character pair of that kind (RE2, batch-wise) are not given to ftfy."""
 
     name = "mojibake"
     describe = "hold mojibake (mis-decoded text)"
 
     def check(self, texts: TextBatch) -> CheckOutput:
-        out = CheckOutput()
-        for i, row in enumerate(texts.rows):
-            out.rows_checked += 1
+        out = CheckOutput(rows_checked=len(texts))
+        candidates = matching_rows(texts.full_texts, _MOJIBAKE_RE2)
+        for i in candidates:
+            row = texts.rows[i]
             for field, text in (("prompt", row.prompt), ("response", row.response)):
-                # is_bad is ftfy's own detector: cheap, and quiet on clean text
-                if text and not text.isascii() and ftfy.badness.is_bad(text):
+                # is_bad is ftfy's own detector, quiet on clean text
+                if text and ftfy.badness.is_bad(text):
                     fixed = ftfy.fix_text(text)
                     if fixed != text:
                         out.flags.append(_flag(texts, i, f"the {field} holds mojibake"))
