@@ -258,3 +258,26 @@ def test_cli_prints_the_report(
     )
     assert missing.returncode != 0 and missing.stderr.startswith("error: 404")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_an_empty_dataset_is_skipped_not_graded(server: LiveServer, key: dict[str, str]) -> None:
+    tz = TensorZeroGateway.build_http(gateway_url=server.base_url, api_key=key["api_key"])
+    name = f"tz-empty-{time.monotonic_ns()}"
+    ids = tz.create_datapoints(dataset_name=name, requests=[chat("Hello there, who are you?")]).ids
+    tz.delete_datapoints(dataset_name=name, ids=ids)
+    with native(server, key) as http:
+        (ds,) = http.get("/datasets", params={"q": name}).json()["data"]
+        http.post(f"/datasets/{ds['id']}/evaluation")
+        deadline = time.monotonic() + 60
+        while (report := http.get(f"/datasets/{ds['id']}/evaluation").json())["status"] in (
+            "pending",
+            "running",
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert report["status"] == "skipped" and report["grade"] is None
+    assert "no rows" in report["error"]
+    ev = adaption.Adaption(
+        api_key=key["api_key"], base_url=server.base_url, max_retries=0
+    ).datasets.wait_for_evaluation(ds["id"], initial_interval=0.1, timeout=30)
+    assert ev.status == "skipped" and "no rows" in str(ev.message)  # type: ignore[attr-defined]

@@ -85,3 +85,12 @@ def test_pii_validation(text: str, kind: str | None, tmp_path: Path) -> None:
     out = run(rows, tmp_path)
     kinds = dict(out.outputs["pii"].kinds)
     assert kinds == ({kind: 1} if kind else {})
+
+
+def test_a_row_without_output_has_no_response_to_judge() -> None:
+    from gristmill.pipeline.text import row_text
+
+    given = {"messages": [{"role": "user", "content": "Summarise the attached report."}]}
+    text = row_text("chat", given, None)
+    assert (text.prompt, text.response_field) == ("Summarise the attached report.", None)
+    assert row_text("chat", given, [{"role": "assistant", "content": " "}]).response_field

@@ -146,13 +146,14 @@ def _update_running(hub: Hub, job_id: str, owner: str, values: dict[str, Any]) -
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def fail(hub: Hub, job: Job, owner: str, error: str, *, retryable: bool) -> str:
-    """Requeue with exponential backoff, or fail for good; returns the new status."""
+def fail(hub: Hub, job: Job, owner: str, error: str, *, retryable: bool) -> str | None:
+    """Requeue with exponential backoff, or fail for good; returns the new status, or None
+    when this owner no longer holds the job (another worker has it: nothing was changed)."""
     give_up = not retryable or job.attempts >= job.max_attempts
     status = "failed" if give_up else "queued"
     delay = hub.settings.job_backoff_seconds * (2 ** max(job.attempts - 1, 0))
     with hub.db.session() as s:
-        s.execute(
+        result = s.execute(
             update(Job)
             .where(Job.id == job.id, Job.lease_owner == owner)
             .values(
@@ -164,6 +165,8 @@ def fail(hub: Hub, job: Job, owner: str, error: str, *, retryable: bool) -> str:
                 updated_at=utcnow(),
             )
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
     return status
 
 

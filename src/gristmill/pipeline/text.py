@@ -78,6 +78,14 @@ class RowText:
 
 
 def row_text(kind: str, given: Any, output: Any) -> RowText:
+    """A row with no output at all (an input-only datapoint) has no response to judge."""
+    text = _row_text(kind, given, output)
+    if output is None and text.response_field is not None:
+        return RowText(text.prompt, "", None)
+    return text
+
+
+def _row_text(kind: str, given: Any, output: Any) -> RowText:
     given = given if isinstance(given, dict) else {}
     if kind == "chat":
         messages = given.get("messages")

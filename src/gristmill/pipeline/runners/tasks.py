@@ -158,7 +158,7 @@ class Collector:
     def finish(self) -> PipelineOutput:
         assert not self._waiting, "a task result is missing"
         for c in self.checks:
-            if isinstance(c, DatasetCheck):
+            if isinstance(c, DatasetCheck) and self.rows:  # no rows: nothing was sketched
                 self.outputs[c.name] = c.merge(self.sketches.read(c.name))
         for output in self.outputs.values():
             output.flags.sort(key=lambda f: (f.line is None, f.line or 0, f.datapoint_id))

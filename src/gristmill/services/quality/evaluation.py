@@ -128,7 +128,7 @@ def _set_progress(hub: Hub, ev_id: str, done: int, total: int | None) -> None:
     with hub.db.session() as s:
         s.execute(
             update(Evaluation)
-            .where(Evaluation.id == ev_id)
+            .where(Evaluation.id == ev_id, Evaluation.status == "running")
             .values(progress_done=done, progress_total=total)
         )
 
@@ -141,6 +141,8 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
         version = s.get(DatasetVersion, ev.version_id) if ev else None
         if ev is None or version is None or ev.account_id != ctx.job.account_id:
             raise InvalidRequest(f"Evaluation {ev_id} has no version to evaluate any more.")
+        if ev.status in ("succeeded", "skipped"):  # published; the job died before it finished
+            return {"evaluation_id": ev_id, "score": ev.score, "grade": ev.grade}
         ev.status, ev.error, ev.progress_done, ev.progress_total = "running", None, 0, None
         s.execute(
             update(Dataset)
@@ -158,13 +160,16 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
 
     with versions.local_copy(hub, version.blob_key) as path:
         result = run_checks(hub, str(path), checks, progress)
+    if result.rows == 0:
+        _skip(ctx, ev_id, "The version holds no rows: there is nothing to grade.")
+        return {"evaluation_id": ev_id, "skipped": True}
     outputs: dict[str, CheckOutput] = {FORMAT: format_output(hub, ev.dataset_id, result.rows)}
     outputs.update(result.outputs)
     describe = {FORMAT: FORMAT_DESCRIBE, **{c.name: c.describe for c in checks}}
     params = {c.name: c.params() for c in checks}
     total = result.rows + len(outputs[FORMAT].flags)
     scored = score(outputs, describe, params, total)
-    _write_flags(hub, ctx, ev_id, outputs)
+    _write_flags(ctx, ev_id, outputs)
     stats = dict(result.outputs["too_long"].stats) if "too_long" in result.outputs else {}
     report = {
         "rows": total,
@@ -178,7 +183,7 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     return {"evaluation_id": ev_id, "score": scored.score, "grade": scored.grade}
 
 
-def _write_flags(hub: Hub, ctx: JobContext, ev_id: str, outputs: dict[str, CheckOutput]) -> None:
+def _write_flags(ctx: JobContext, ev_id: str, outputs: dict[str, CheckOutput]) -> None:
     token = ctx.attempt_token
     rows: list[dict[str, Any]] = []
     for name, out in outputs.items():
@@ -194,15 +199,17 @@ def _write_flags(hub: Hub, ctx: JobContext, ev_id: str, outputs: dict[str, Check
                 }
             )
             if len(rows) >= FLAG_BATCH:
-                _insert(hub, rows)
-                ctx.progress(ctx.done)  # raises LeaseLost if another worker took over
+                _insert(ctx, rows)
                 rows = []
     if rows:
-        _insert(hub, rows)
+        _insert(ctx, rows)
 
 
-def _insert(hub: Hub, rows: list[dict[str, Any]]) -> None:
-    with hub.db.session() as s:
+def _insert(ctx: JobContext, rows: list[dict[str, Any]]) -> None:
+    """One batch of flags, written only while this worker holds the job: a worker whose
+    lease expired must not add flags beside the attempt that took over."""
+    with ctx.hub.db.session() as s:
+        ctx.hold_lease(s)
         s.execute(insert(EvaluationFlag), rows)
 
 
@@ -237,12 +244,28 @@ def _publish(
         )
 
 
+def _skip(ctx: JobContext, ev_id: str, why: str) -> None:
+    with ctx.hub.db.session() as s:
+        ctx.hold_lease(s)
+        ev = s.get(Evaluation, ev_id)
+        if ev is None:
+            return
+        ev.status, ev.error, ev.rows, ev.finished_at = "skipped", why, 0, utcnow()
+        s.flush()
+        s.execute(
+            update(Dataset)
+            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
+            .values(evaluation_summary=summary(ev))
+        )
+
+
 def give_up_evaluation(hub: Hub, job: Job, message: str) -> None:
     ev_id = job.params.get("id")
     with hub.db.session() as s:
-        s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id == ev_id))
         ev = s.get(Evaluation, ev_id)
-        if ev is None:
+        if ev is None or ev.status not in ("succeeded", "skipped"):
+            s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id == ev_id))
+        if ev is None or ev.status in ("succeeded", "skipped"):
             return
         ev.status, ev.error, ev.finished_at = "failed", message, utcnow()
         s.flush()

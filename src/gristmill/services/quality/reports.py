@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from gristmill.hub import Hub
+from gristmill.jobs import queue
 from gristmill.pipeline.checks import CHECK_NAMES
 from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
-from gristmill.services.errors import Conflict, InvalidRequest
-from gristmill.services.quality.evaluation import queue_evaluation
+from gristmill.services.errors import Conflict, InvalidRequest, NotFound
+from gristmill.services.quality.evaluation import queue_evaluation, summary
 from gristmill.store.metadata.models import (
     Dataset,
-    DatasetVersion,
     Evaluation,
     EvaluationFlag,
 )
@@ -128,17 +129,42 @@ def request_evaluation(hub: Hub, caller: Principal, dataset_id: str) -> dict[str
             param="dataset_id",
         )
     ev = head_evaluation(hub, ds)
-    if ev is not None:
+    if ev is not None and ev.status != "failed":
         return report(ds, ev)
+    if ev is not None:  # failed for good (an outage, say): asking again runs it again
+        return report(ds, retry_evaluation(hub, ev))
     if ds.head_version_id is None:
         version_id = versions.cut_version(hub, ds, reason="evaluation")
     else:
         version_id = ds.head_version_id
-    with hub.db.session() as s:
-        fresh = s.get(Dataset, ds.id)
-        assert fresh is not None
-        exists = s.scalar(select(DatasetVersion.id).where(DatasetVersion.id == version_id))
-        if exists is None:
-            raise Conflict(f"Dataset {ds.id} changed meanwhile; ask again.", param="dataset_id")
-        ev = queue_evaluation(hub, s, fresh, version_id)
+    try:
+        with hub.db.session() as s:
+            fresh = s.get(Dataset, ds.id)
+            if fresh is None:
+                raise NotFound(f"Dataset {ds.id} not found.", param="dataset_id")
+            ev = queue_evaluation(hub, s, fresh, version_id)
+    except IntegrityError:  # asked twice at once: the other request queued it
+        fresh_ds = dataset_service.get_dataset(hub, caller.account_id, dataset_id)
+        ev = head_evaluation(hub, fresh_ds)
+        if ev is None:
+            raise Conflict(f"Dataset {ds.id} changed meanwhile; ask again.") from None
     return report(ds, ev)
+
+
+def retry_evaluation(hub: Hub, ev: Evaluation) -> Evaluation:
+    """Queue a failed evaluation again, under a new job."""
+    with hub.db.session() as s:
+        row = s.get(Evaluation, ev.id)
+        assert row is not None
+        job = queue.new_job(hub, account_id=row.account_id, kind="evaluate", params={"id": row.id})
+        job.idempotency_key = f"evaluate:{row.version_id}:retry:{job.id}"
+        row.status, row.error, row.job_id, row.finished_at = "pending", None, job.id, None
+        row.progress_done, row.progress_total = 0, None
+        s.add(job)
+        s.flush()
+        s.execute(
+            update(Dataset)
+            .where(Dataset.id == row.dataset_id, Dataset.head_version_id == row.version_id)
+            .values(evaluation_summary=summary(row))
+        )
+        return row

@@ -309,7 +309,7 @@ class EvaluationOut(BaseModel):
         elif status == "failed":
             message = report.get("error") or "The evaluation failed."
         elif status == "skipped":
-            message = "The dataset has no version to evaluate."
+            message = report.get("error") or "The dataset has no version to evaluate."
         return cls(
             dataset_id=report["dataset_id"],
             status=status,
