@@ -56,6 +56,16 @@ def summary(ev: Evaluation) -> dict[str, Any]:
     }
 
 
+def show_on_dataset(s: Session, ev: Evaluation) -> None:
+    """Mirror the evaluation's state on its dataset, if its version is still the head."""
+    s.flush()
+    s.execute(
+        update(Dataset)
+        .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
+        .values(evaluation_summary=summary(ev))
+    )
+
+
 def queue_evaluation(hub: Hub, s: Session, ds: Dataset, version_id: str) -> Evaluation:
     """Queue the evaluation of a new version, in the transaction that made it."""
     ev = Evaluation(
@@ -144,11 +154,7 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
         if ev.status in ("succeeded", "skipped"):  # published; the job died before it finished
             return {"evaluation_id": ev_id, "score": ev.score, "grade": ev.grade}
         ev.status, ev.error, ev.progress_done, ev.progress_total = "running", None, 0, None
-        s.execute(
-            update(Dataset)
-            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
-            .values(evaluation_summary=summary(ev))
-        )
+        show_on_dataset(s, ev)
     checks = checks_for(hub)
     last = [0.0]
 
@@ -236,12 +242,7 @@ def _publish(
         ev.status, ev.score, ev.grade, ev.rows, ev.report = "succeeded", value, grade, rows, report
         ev.progress_done = ev.progress_total = rows
         ev.finished_at = utcnow()
-        s.flush()
-        s.execute(
-            update(Dataset)
-            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
-            .values(evaluation_summary=summary(ev))
-        )
+        show_on_dataset(s, ev)
 
 
 def _skip(ctx: JobContext, ev_id: str, why: str) -> None:
@@ -251,12 +252,7 @@ def _skip(ctx: JobContext, ev_id: str, why: str) -> None:
         if ev is None:
             return
         ev.status, ev.error, ev.rows, ev.finished_at = "skipped", why, 0, utcnow()
-        s.flush()
-        s.execute(
-            update(Dataset)
-            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
-            .values(evaluation_summary=summary(ev))
-        )
+        show_on_dataset(s, ev)
 
 
 def give_up_evaluation(hub: Hub, job: Job, message: str) -> None:
@@ -268,12 +264,7 @@ def give_up_evaluation(hub: Hub, job: Job, message: str) -> None:
         if ev is None or ev.status in ("succeeded", "skipped"):
             return
         ev.status, ev.error, ev.finished_at = "failed", message, utcnow()
-        s.flush()
-        s.execute(
-            update(Dataset)
-            .where(Dataset.id == ev.dataset_id, Dataset.head_version_id == ev.version_id)
-            .values(evaluation_summary=summary(ev))
-        )
+        show_on_dataset(s, ev)
     log.warning("evaluation %s failed: %s", ev_id, message)
 
 

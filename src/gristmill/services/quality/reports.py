@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gristmill.hub import Hub
@@ -14,7 +14,7 @@ from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
-from gristmill.services.quality.evaluation import queue_evaluation, summary
+from gristmill.services.quality.evaluation import queue_evaluation, show_on_dataset
 from gristmill.store.metadata.models import (
     Dataset,
     Evaluation,
@@ -161,10 +161,5 @@ def retry_evaluation(hub: Hub, ev: Evaluation) -> Evaluation:
         row.status, row.error, row.job_id, row.finished_at = "pending", None, job.id, None
         row.progress_done, row.progress_total = 0, None
         s.add(job)
-        s.flush()
-        s.execute(
-            update(Dataset)
-            .where(Dataset.id == row.dataset_id, Dataset.head_version_id == row.version_id)
-            .values(evaluation_summary=summary(row))
-        )
+        show_on_dataset(s, row)
         return row
