@@ -299,3 +299,11 @@ def gateway_server(
     )
     yield server
     server.stop()
+
+
+def native_client(server: LiveServer, key: dict[str, str]) -> httpx.Client:
+    """The native door (`/native/v1`) as a caller with this key."""
+    return httpx.Client(
+        base_url=f"{server.base_url}/native/v1",
+        headers={"Authorization": f"Bearer {key['api_key']}"},
+    )

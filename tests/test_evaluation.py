@@ -16,7 +16,7 @@ from tensorzero import TensorZeroGateway
 
 from tests.quality.corpus import clean_rows, jsonl
 from tests.quality.planted import CHECKS, plant
-from tests.support import GRISTMILL, Backend, LiveServer, start_server
+from tests.support import GRISTMILL, Backend, LiveServer, native_client, start_server
 from tests.test_tensorzero_door import chat
 
 TOKEN_LIMIT = 1000
@@ -41,13 +41,6 @@ def key(server: LiveServer) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client(server: LiveServer, key: dict[str, str]) -> adaption.Adaption:
     return adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
-
-
-def native(server: LiveServer, key: dict[str, str]) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.base_url}/native/v1",
-        headers={"Authorization": f"Bearer {key['api_key']}"},
-    )
 
 
 def upload(client: adaption.Adaption, body: bytes, tmp_path: Path, name: str) -> str:
@@ -122,7 +115,7 @@ def test_native_report_and_every_flag(
     server: LiveServer, key: dict[str, str], planted: tuple[str, dict[str, set[int]]]
 ) -> None:
     dataset_id, lines = planted
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         report = http.get(f"/datasets/{dataset_id}/evaluation").json()
         assert report["status"] == "succeeded"
         for field in ("version_id", "score", "grade", "rows", "checks"):
@@ -159,7 +152,7 @@ def test_bad_flag_queries_and_other_accounts(
     server: LiveServer, planted: tuple[str, dict[str, set[int]]], key: dict[str, str]
 ) -> None:
     dataset_id, _ = planted
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         for params, param in (
             ({"check": "vibes"}, "check"),
             ({"cursor": "abc"}, "cursor"),
@@ -171,7 +164,7 @@ def test_bad_flag_queries_and_other_accounts(
             assert r.json()["error"]["param"] == param
         assert http.get("/datasets/ds_nope/evaluation").status_code == 404
     stranger = server.new_key()
-    with native(server, stranger) as http:
+    with native_client(server, stranger) as http:
         for path in ("evaluation", "flags"):
             r = http.get(f"/datasets/{dataset_id}/{path}")
             assert r.status_code == 404 and r.json()["error"]["param"] == "dataset_id"
@@ -201,7 +194,7 @@ def test_a_dataset_without_a_version_is_snapshotted_and_evaluated(
         dataset_name=name,
         requests=[chat(r["messages"][0]["content"], r["messages"][1]["content"]) for r in rows],
     )
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         listed = http.get("/datasets", params={"q": name}).json()["data"]
         (ds,) = listed
         assert http.get(f"/datasets/{ds['id']}/evaluation").json()["status"] == "skipped"
@@ -238,7 +231,7 @@ def test_cli_prints_the_report(
     table = subprocess.run(
         [*GRISTMILL, "evaluate", dataset_id], env=env, capture_output=True, text=True, check=True
     ).stdout
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         report = http.get(f"/datasets/{dataset_id}/evaluation").json()
     assert table.startswith(f"grade {report['grade']}  score {report['score']:.1f}/10")
     for entry in report["checks"]:
@@ -265,7 +258,7 @@ def test_an_empty_dataset_is_skipped_not_graded(server: LiveServer, key: dict[st
     name = f"tz-empty-{time.monotonic_ns()}"
     ids = tz.create_datapoints(dataset_name=name, requests=[chat("Hello there, who are you?")]).ids
     tz.delete_datapoints(dataset_name=name, ids=ids)
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         (ds,) = http.get("/datasets", params={"q": name}).json()["data"]
         http.post(f"/datasets/{ds['id']}/evaluation")
         deadline = time.monotonic() + 60

@@ -12,14 +12,13 @@ import time
 from typing import Any
 
 import adaption
-import httpx
 import openai
 import pytest
 import scale_gp
 from tensorzero import ListDatapointsRequest, TensorZeroGateway
 
 from tests.ingest.samples import jsonl_bytes
-from tests.support import LiveServer, stored_blobs
+from tests.support import LiveServer, native_client, stored_blobs
 from tests.test_adaption_door import chat_rows, download, parsed
 from tests.test_scale_gp_door import wait_for_rows
 
@@ -46,17 +45,10 @@ def adaption_client(server: LiveServer, key: dict[str, str]) -> adaption.Adaptio
     return adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
 
 
-def native(server: LiveServer, key: dict[str, str]) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.base_url}/native/v1",
-        headers={"Authorization": f"Bearer {key['api_key']}"},
-    )
-
-
 def dataset_of_file(server: LiveServer, key: dict[str, str], file_id: str) -> dict[str, Any]:
     """The native door's dataset linked to `file_id`, once its ingest has finished."""
     deadline = time.monotonic() + 60
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         while True:
             listed = http.get("/datasets", params={"limit": 1000}).json()["data"]
             found = [d for d in listed if d["source_file_id"] == file_id]
@@ -101,7 +93,7 @@ def test_files_create_makes_a_chat_dataset(
     assert {p.type for p in points} == {"chat"}
 
     # the native door's rows
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         body = http.get(f"/datasets/{ds['id']}/rows").json()
     assert body["total"] == 5
     assert [r["record"]["messages"] for r in body["data"]] == [r["messages"] for r in rows]
@@ -151,7 +143,7 @@ def test_deleting_one_side_keeps_the_other(
         client.files.retrieve(first.id)
     assert adaption_client.datasets.get(ds["id"]).status == "succeeded"
     assert parsed("jsonl", download(adaption_client, ds["id"], "jsonl")) == rows
-    with native(server, key) as http:
+    with native_client(server, key) as http:
         assert http.get(f"/datasets/{ds['id']}").json()["source_file_id"] == first.id
     # ... and once the dataset goes too, nothing of either is left stored
     adaption_client.datasets.delete(ds["id"])
@@ -169,12 +161,12 @@ def test_deleting_one_side_keeps_the_other(
 
 def test_other_purposes_stay_plain_files(server: LiveServer, key: dict[str, str]) -> None:
     client = openai_client(server, key, "/v1")
-    before = native(server, key).get("/datasets").json()["data"]
+    before = native_client(server, key).get("/datasets").json()["data"]
     file = client.files.create(
         file=("notes.jsonl", jsonl_bytes(chat_rows(2))), purpose="assistants"
     )
     assert client.files.retrieve(file.id).purpose == "assistants"
-    assert native(server, key).get("/datasets").json()["data"] == before
+    assert native_client(server, key).get("/datasets").json()["data"] == before
 
 
 def test_another_account_does_not_see_the_dataset(server: LiveServer, key: dict[str, str]) -> None:
@@ -182,7 +174,7 @@ def test_another_account_does_not_see_the_dataset(server: LiveServer, key: dict[
     file = client.files.create(file=("mine.jsonl", jsonl_bytes(chat_rows(2))), purpose="fine-tune")
     ds = dataset_of_file(server, key, file.id)
     stranger = server.new_key()
-    with native(server, stranger) as http:
+    with native_client(server, stranger) as http:
         assert http.get("/datasets").json()["data"] == []
         r = http.get(f"/datasets/{ds['id']}")
         assert r.status_code == 404 and r.json()["error"]["param"] == "dataset_id"

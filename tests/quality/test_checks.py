@@ -58,7 +58,7 @@ def test_details_name_the_defect_not_the_value(tmp_path: Path) -> None:
     for flag in out.outputs["exact_duplicate"].flags:
         assert flag.detail.startswith("same text as line ")
         source = int(flag.detail.rsplit(" ", 1)[1])
-        assert source < flag.line if flag.line else False
+        assert flag.line is not None and source < flag.line
     for flag in out.outputs["near_duplicate"].flags:
         assert flag.detail.startswith("resembles line ") and "estimated Jaccard" in flag.detail
         estimate = float(flag.detail.rsplit(" ", 1)[1].rstrip(")"))

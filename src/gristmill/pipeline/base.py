@@ -29,6 +29,11 @@ class Flag:
     line: int | None
     detail: str
 
+    @classmethod
+    def of_row(cls, texts: TextBatch, i: int, detail: str) -> Flag:
+        """The flag of row `i` of a batch."""
+        return cls(texts.ids[i], texts.lines[i], detail)
+
 
 @dataclass
 class CheckOutput:

@@ -155,7 +155,12 @@ class TextBatch:
 
     @property
     def full_texts(self) -> list[str]:
-        return [f"{r.prompt}\n{r.response}" if r.prompt else r.response for r in self.rows]
+        """Prompt and response of each row, built once per batch for every check."""
+        return self.derived("full_texts", _joined)
+
+
+def _joined(texts: TextBatch) -> list[str]:
+    return [f"{r.prompt}\n{r.response}" if r.prompt else r.response for r in texts.rows]
 
 
 def _decoded(raw: str | None) -> Any:

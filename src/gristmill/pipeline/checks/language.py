@@ -63,6 +63,6 @@ class LanguageMismatch(Check):
             if min(asked[1], answered[1]) < MIN_CONFIDENCE or asked[0] == answered[0]:
                 continue
             detail = f"prompt in {asked[0]}, response in {answered[0]}"
-            out.flags.append(Flag(texts.ids[i], texts.lines[i], detail))
+            out.flags.append(Flag.of_row(texts, i, detail))
             out.kinds[f"{asked[0]}→{answered[0]}"] += 1
         return out

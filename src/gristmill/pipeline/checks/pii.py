@@ -142,6 +142,6 @@ class Pii(Check):
                     found.setdefault(i, []).append(kind)
         for i in sorted(found):
             kinds = found[i]
-            out.flags.append(Flag(texts.ids[i], texts.lines[i], "holds " + ", ".join(kinds)))
+            out.flags.append(Flag.of_row(texts, i, "holds " + ", ".join(kinds)))
             out.kinds.update(kinds)
         return out

@@ -78,6 +78,6 @@ class Repetition(Check):
             if found:
                 measure, value, limit = found
                 detail = f"{measure} {value:.2f} (limit {limit:.2f})"
-                out.flags.append(Flag(texts.ids[i], texts.lines[i], detail))
+                out.flags.append(Flag.of_row(texts, i, detail))
                 out.kinds[measure] += 1
         return out

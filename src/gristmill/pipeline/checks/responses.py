@@ -12,10 +12,6 @@ from gristmill.pipeline.base import Check, CheckOutput, Flag, matching_rows
 from gristmill.pipeline.text import TextBatch
 
 
-def _flag(texts: TextBatch, i: int, detail: str) -> Flag:
-    return Flag(texts.ids[i], texts.lines[i], detail)
-
-
 class EmptyResponse(Check):
     """The assistant turn, completion, chosen answer or output is empty or blank. A
     response that is a tool call is not empty."""
@@ -30,7 +26,7 @@ class EmptyResponse(Check):
                 continue
             out.rows_checked += 1
             if not row.response.strip() and not row.tool_call:
-                out.flags.append(_flag(texts, i, f"the {row.response_field} is empty"))
+                out.flags.append(Flag.of_row(texts, i, f"the {row.response_field} is empty"))
                 out.kinds[row.response_field] += 1
         return out
 
@@ -80,7 +76,7 @@ class Refusal(Check):
             found = _REFUSAL.search(openings[i]) if i in candidates else None
             if found:
                 phrase = found.group(0)
-                out.flags.append(_flag(texts, i, f'the response says "{phrase}"'))
+                out.flags.append(Flag.of_row(texts, i, f'the response says "{phrase}"'))
                 out.kinds[phrase.lower()] += 1
         return out
 
@@ -102,7 +98,7 @@ class Mojibake(Check):
                 if text and ftfy.badness.is_bad(text):
                     fixed = ftfy.fix_text(text)
                     if fixed != text:
-                        out.flags.append(_flag(texts, i, f"the {field} holds mojibake"))
+                        out.flags.append(Flag.of_row(texts, i, f"the {field} holds mojibake"))
                         out.kinds[field] += 1
                         break
         return out
@@ -123,7 +119,9 @@ class IdenticalPreference(Check):
             pair = texts.outputs[i] if isinstance(texts.outputs[i], dict) else {}
             chosen, rejected = pair.get("preferred_output"), pair.get("non_preferred_output")
             if chosen is not None and _same(chosen, rejected):
-                out.flags.append(_flag(texts, i, "the chosen and rejected answers are identical"))
+                out.flags.append(
+                    Flag.of_row(texts, i, "the chosen and rejected answers are identical")
+                )
                 out.kinds["identical"] += 1
         return out
 

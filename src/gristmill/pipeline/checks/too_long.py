@@ -35,5 +35,5 @@ class TooLong(Check):
             out.stats[f"tokens_le_{bucket}" if bucket else "tokens_gt_max_bucket"] += 1
             if n > self.max_tokens:
                 detail = f"{n:,} tokens (limit {self.max_tokens:,})"
-                out.flags.append(Flag(texts.ids[i], texts.lines[i], detail))
+                out.flags.append(Flag.of_row(texts, i, detail))
         return out
