@@ -10,17 +10,24 @@ each row that repeats an earlier one, naming the earlier row.
   normalised text; LSH with 16 bands of 8 finds candidates, and a candidate counts when
   its estimated Jaccard similarity is at least `NEAR_THRESHOLD` (0.8) and it is not an
   exact duplicate. Texts of fewer than `NEAR_MIN_WORDS` words are not compared.
+
+A word is a run of non-space characters with punctuation trimmed from both ends, so
+"don't" and "x=1" stay whole. Words and shingles are hashed batch-wise (Arrow splits the
+texts, rensa hashes each distinct word once, numpy combines three word hashes into a
+shingle hash) and rensa digests the flat shingle hashes: no Python string per shingle.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Mapping
-from typing import Any
+from itertools import chain
+from typing import Any, cast
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import rensa
 
 from gristmill.pipeline.base import CheckOutput, DatasetCheck, Flag, take
@@ -34,12 +41,14 @@ NEAR_MIN_WORDS = 8
 SEED = 42
 ID_BYTES = 40
 GATHER = 4096  # candidate pairs verified at once (each maps a 4 KiB page of signatures)
-_WORDS = re.compile(r"\w+")
+# every Unicode punctuation character of the Basic Multilingual Plane (categories P*)
+PUNCTUATION = "".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c)[0] == "P")
 # odd 64-bit multipliers that mix a band's 8 minhash values into one hash
 _MIX = np.array(
     [(0x9E3779B97F4A7C15 + 2 * k * 0xBF58476D1CE4E5B9) % 2**64 for k in range(NUM_PERM // BANDS)],
     dtype=np.uint64,
 )
+_SPLITMIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
 
 
 def normalized(text: str) -> str:
@@ -99,15 +108,50 @@ def _line(lines: np.ndarray, j: int) -> int | None:
     return line if line >= 0 else None
 
 
-def words(text: str) -> list[str]:
-    """Words of a normalised text (runs of letters and digits)."""
-    return _WORDS.findall(text)
+def word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The 64-bit hash of every word of normalised texts, flat in text order, and the
+    number of words of each text."""
+    parts = pc.split_pattern(pa.array(texts, type=pa.large_string()), pattern=" ")
+    flat = cast(pa.LargeStringArray, pc.utf8_trim(parts.flatten(), characters=PUNCTUATION))
+    keep = pc.binary_length(flat).to_numpy() > 0
+    parent = pc.list_parent_indices(parts).to_numpy()[keep]
+    encoded = flat.filter(keep).dictionary_encode()
+    [vocabulary] = rensa.RMinHash.hash_token_sets([encoded.dictionary.to_pylist()])
+    hashes = np.array(vocabulary, dtype=np.uint64)[encoded.indices.to_numpy()]
+    return hashes, np.bincount(parent, minlength=len(texts))
 
 
-def shingles(tokens: list[str]) -> list[str]:
-    if len(tokens) <= SHINGLE:
-        return [" ".join(tokens)]
-    return [" ".join(gram) for gram in zip(tokens, tokens[1:], tokens[2:], strict=False)]
+def _mixed(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: every bit of the input moves about half the output bits."""
+    x = (x ^ (x >> np.uint64(30))) * _SPLITMIX[0]
+    x = (x ^ (x >> np.uint64(27))) * _SPLITMIX[1]
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
+
+
+def shingle_hashes(words: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of each text's word `SHINGLE`-grams (order matters), flat, and the row
+    offsets into them that rensa's flat digest takes. A text of fewer words has none."""
+    ends = np.repeat(np.cumsum(counts), counts)
+    starts = np.flatnonzero(np.arange(len(words)) + (SHINGLE - 1) < ends)
+    shingle = _mixed(words[starts])
+    for k in range(1, SHINGLE):
+        shingle = _mixed(shingle ^ words[starts + k])
+    offsets = np.zeros(len(counts) + 1, dtype=np.uint64)
+    np.cumsum(np.maximum(counts - (SHINGLE - 1), 0), out=offsets[1:])
+    return shingle, offsets
+
+
+def signatures(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each normalised text's MinHash signature (rows by `NUM_PERM`, uint32) and its
+    number of words."""
+    words, counts = word_hashes(texts)
+    shingles, offsets = shingle_hashes(words, counts)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, NUM_PERM, SEED)
+    flat = np.fromiter(
+        chain.from_iterable(matrix.to_rows()), dtype=np.uint32, count=len(texts) * NUM_PERM
+    )
+    return flat.reshape(len(texts), NUM_PERM), counts
 
 
 class NearDuplicate(DatasetCheck):
@@ -125,17 +169,13 @@ class NearDuplicate(DatasetCheck):
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
         norm = texts.derived("normalized", normalized_texts)
-        tokens = [words(t) for t in norm]
-        shingled = [shingles(w) for w in tokens]
-        eligible = np.array([len(w) >= NEAR_MIN_WORDS for w in tokens], dtype=bool)
-        minhashes = rensa.RMinHash.from_token_sets(shingled, NUM_PERM, SEED)
-        sig = np.array([m.digest() for m in minhashes], dtype=np.uint32).reshape(-1, NUM_PERM)
+        sig, counts = signatures(norm)
         rows = NUM_PERM // BANDS
         bands = (sig.reshape(-1, BANDS, rows).astype(np.uint64) * _MIX).sum(axis=2, dtype=np.uint64)
         return {
             **_base_sketch(texts),
             "exact": np.array([text_hash(t) for t in norm], dtype=np.uint64),
-            "eligible": eligible,
+            "eligible": counts >= NEAR_MIN_WORDS,
             "sig": sig,
             "bands": bands,
         }
