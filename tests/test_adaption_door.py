@@ -11,7 +11,6 @@ import io
 import json
 import tarfile
 import time
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -315,15 +314,11 @@ def test_invalid_rows_are_listed_by_line(
     assert codes == [["invalid_json"], ["example_missing_assistant_message"], ["unrecognized_role"]]
 
 
-def test_run_and_publish_are_501(client: adaption.Adaption, ready: str) -> None:
+def test_publish_is_501(client: adaption.Adaption, ready: str) -> None:
     with pytest.raises(adaption.InternalServerError) as err:
         client.datasets.publish(ready, target="huggingface")
     assert err.value.status_code == 501
     sdk_refusal(err.value, None, "not available in Gristmill yet")
-    with warnings.catch_warnings(), pytest.raises(adaption.InternalServerError) as err:
-        warnings.simplefilter("ignore", DeprecationWarning)
-        client.datasets.run(ready, estimate=True)
-    assert err.value.status_code == 501 and "Augmentation" in err.value.message
     with pytest.raises(adaption.NotFoundError):
         client.datasets.publish("ds_missing", target="kaggle")
 

@@ -68,6 +68,19 @@ class Settings(BaseSettings):
     model_prices: dict[str, tuple[float, float]] = {}
     max_log_batch: int = 10_000  # entries per POST /native/v1/logs
 
+    # Adaptation runs: the model their recipes call, "provider/model" with the provider one
+    # of `upstreams` (e.g. "openai/gpt-4o-mini"); calls in flight per run; retries of a call
+    # that met a 429, a 5xx or a timeout; the default budget of one run in USD (None: no
+    # cap); and the seconds per call an estimate assumes before the hub has measured any
+    run_model: str | None = None
+    run_concurrency: int = Field(default=16, ge=1, le=1024)
+    run_max_retries: int = Field(default=5, ge=0)
+    run_retry_base_seconds: float = Field(default=0.5, ge=0)
+    run_max_cost: float | None = Field(default=None, ge=0)
+    run_seconds_per_call: float = Field(default=2.0, gt=0)
+    # a web-search endpoint for hallucination_mitigation; none is built in
+    search_url: str | None = None
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

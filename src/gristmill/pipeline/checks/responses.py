@@ -57,6 +57,12 @@ _MOJIBAKE_RE2 = (
 )
 
 
+def refusal_phrase(text: str) -> str | None:
+    """The refusal or boilerplate phrase that opens `text`, if one does."""
+    found = _REFUSAL.search(text[:REFUSAL_WINDOW].replace("\u2019", "'"))
+    return found.group(0) if found else None
+
+
 class Refusal(Check):
     name = "refusal"
     describe = "are refusals or AI boilerplate"

@@ -20,6 +20,7 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
 from gristmill.ingest import IngestReader
 from gristmill.ingest.model import Batch
+from gristmill.ingest.model import Datapoint as IngestedRow
 from gristmill.jobs.worker import JobContext, register
 from gristmill.services.datasets import versions
 from gristmill.services.errors import InvalidRequest
@@ -59,6 +60,21 @@ def estimate_total(reader: IngestReader, path: Path) -> int | None:
     return None
 
 
+def stored_fields(row: IngestedRow) -> dict[str, Any]:
+    """The datapoint columns a normalized row fills (its side fields out of `extra`)."""
+    return {
+        "kind": row.kind,
+        "input": row.input,
+        "output": row.output,
+        "output_schema": row.extra.get("output_schema"),
+        "tool_params": row.extra.get("tool_params"),
+        "tags": row.tags or None,
+        "extra": {k: v for k, v in row.extra.items() if k not in ("output_schema", "tool_params")}
+        or None,
+        "function_name": row.extra.get("function_name"),
+    }
+
+
 def _datapoint_rows(ds: Dataset, batch: Batch, token: str) -> list[dict[str, Any]]:
     now = utcnow()
     return [
@@ -66,17 +82,7 @@ def _datapoint_rows(ds: Dataset, batch: Batch, token: str) -> list[dict[str, Any
             "id": str(uuid7()),
             "account_id": ds.account_id,
             "dataset_id": ds.id,
-            "kind": row.kind,
-            "input": row.input,
-            "output": row.output,
-            "output_schema": row.extra.get("output_schema"),
-            "tool_params": row.extra.get("tool_params"),
-            "tags": row.tags or None,
-            "extra": {
-                k: v for k, v in row.extra.items() if k not in ("output_schema", "tool_params")
-            }
-            or None,
-            "function_name": row.extra.get("function_name"),
+            **stored_fields(row),
             "source_line": row.line,
             "job_id": token,
             "is_custom": False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gristmill.hub import Hub
@@ -22,6 +22,7 @@ from gristmill.store.metadata.models import (
 )
 
 MAX_FLAGS_PAGE = 1000
+MIN_FOR_PERCENTILE = 10
 
 
 def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
@@ -36,6 +37,30 @@ def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
             )
         )
         return found
+
+
+def before_after(
+    summary: dict[str, Any] | None, run: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Grade and score before and after the latest run, once the head is graded; before
+    only, when no run has made the head."""
+    if not summary or summary.get("status") != "succeeded":
+        return None
+    now = {"grade": summary.get("grade"), "score": summary.get("score")}
+    before = (run or {}).get("before")
+    made_by_run = run and run.get("result_version_id") == summary.get("version_id")
+    if not made_by_run or not before:
+        return {"grade_before": now["grade"], "score_before": now["score"]}
+    improvement = None
+    if before.get("score") and now["score"] is not None:
+        improvement = round((now["score"] - before["score"]) / before["score"] * 100, 1)
+    return {
+        "grade_before": before.get("grade"),
+        "score_before": before.get("score"),
+        "grade_after": now["grade"],
+        "score_after": now["score"],
+        "improvement_percent": improvement,
+    }
 
 
 def report(ds: Dataset, ev: Evaluation | None) -> dict[str, Any]:
@@ -69,14 +94,34 @@ def report(ds: Dataset, ev: Evaluation | None) -> dict[str, Any]:
         "defective_rows": body.get("defective_rows"),
         "stats": body.get("stats", {}),
         "error": ev.error,
+        "before_after": before_after(ds.evaluation_summary, ds.run_summary)
+        if ev.status == "succeeded"
+        else None,
         "created_at": ev.created_at.isoformat(),
         "finished_at": ev.finished_at.isoformat() if ev.finished_at else None,
     }
 
 
+def percentile(hub: Hub, score: float | None) -> float | None:
+    """The share (0-100) of this hub's graded versions scoring below `score`; None while
+    fewer than `MIN_FOR_PERCENTILE` versions are graded."""
+    if score is None:
+        return None
+    with hub.db.session() as s:
+        graded = Evaluation.status == "succeeded"
+        total = s.scalar(select(func.count()).where(graded)) or 0
+        if total < MIN_FOR_PERCENTILE:
+            return None
+        below = s.scalar(select(func.count()).where(graded, Evaluation.score < score)) or 0
+    return round(below * 100 / total, 1)
+
+
 def dataset_report(hub: Hub, account_id: str, dataset_id: str) -> dict[str, Any]:
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    return report(ds, head_evaluation(hub, ds))
+    out = report(ds, head_evaluation(hub, ds))
+    if out["status"] == "succeeded":
+        out["percentile"] = percentile(hub, out["score"])
+    return out
 
 
 def list_flags(

@@ -157,6 +157,8 @@ class Dataset(Base):
     head_version_id: Mapped[str | None] = mapped_column(String(40), default=None)
     job_id: Mapped[str | None] = mapped_column(String(40), default=None)
     evaluation_summary: Mapped[JSONDict | None] = mapped_column(default=None)
+    # the latest adaptation run: id, status, progress, error, and the grade it started from
+    run_summary: Mapped[JSONDict | None] = mapped_column(default=None)
     created_by_identity_id: Mapped[str | None] = mapped_column(String(40), default=None)
     created_by_identity_type: Mapped[str] = mapped_column(String(20), default="user")
     extra: Mapped[JSONDict | None] = mapped_column(default=None)
@@ -269,6 +271,45 @@ class EvaluationFlag(Base):
     line: Mapped[int | None] = mapped_column(BigInteger, default=None)
     datapoint_id: Mapped[str | None] = mapped_column(String(40), default=None)
     detail: Mapped[str] = mapped_column(Text)
+
+
+class Run(Base):
+    """An adaptation run: recipes over a dataset's head version, ending as a new version."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("account_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # pending | running | succeeded | failed | cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    params: Mapped[JSONDict] = mapped_column()
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    source_version_id: Mapped[str] = mapped_column(String(40))
+    result_version_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    estimate: Mapped[JSONDict | None] = mapped_column(default=None)
+    report: Mapped[JSONDict | None] = mapped_column(default=None)
+    cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RunCall(Base):
+    """A model answer a run has received, keyed by the hash of its request: the checkpoint
+    that lets a crashed run resume without paying for a finished row again."""
+
+    __tablename__ = "run_calls"
+
+    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer: Mapped[JSONDict] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PresignedUpload(Base):

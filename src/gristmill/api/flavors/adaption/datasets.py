@@ -1,11 +1,11 @@
-"""Adaption dataset routes: create, list, get, status, delete, download, row errors, and the
-evaluation / run / publish calls that later work will fill in."""
+"""Adaption dataset routes: create, list, get, status, delete, download, row errors, the
+evaluation, runs (`run` / `adapt`), and the publish call that later work will fill in."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gristmill.api.deps import HubDep
@@ -22,6 +22,7 @@ from gristmill.api.flavors.adaption.wire import (
     EvaluationOut,
     RowError,
     RowErrorPage,
+    RunResponse,
     StatusOut,
     UploadInstructions,
     sort_key,
@@ -33,6 +34,7 @@ from gristmill.services.datasets import exports
 from gristmill.services.errors import InvalidRequest, NotImplementedYet
 from gristmill.services.files import presigned
 from gristmill.services.quality import reports
+from gristmill.services.runs import runs
 
 ORIGIN = "adaption"
 router = APIRouter(tags=["adaption datasets"])
@@ -172,13 +174,13 @@ def get_evaluation(dataset_id: str, hub: HubDep, caller: Caller) -> EvaluationOu
     return EvaluationOut.of(reports.dataset_report(hub, caller.account_id, dataset_id))
 
 
-@router.post("/{dataset_id}/run")
-def run(dataset_id: str, hub: HubDep, caller: Caller) -> None:
-    dataset_service.get_dataset(hub, caller.account_id, dataset_id)
-    raise NotImplementedYet(
-        "Augmentation runs are not available in Gristmill yet; the dataset is unchanged.",
-        code="not_implemented",
-    )
+@router.post("/{dataset_id}/run", response_model=RunResponse, response_model_by_alias=True)
+@router.post("/{dataset_id}/adapt", response_model=RunResponse, response_model_by_alias=True)
+def run(
+    dataset_id: str, hub: HubDep, caller: Caller, body: Annotated[dict[str, Any], Body()]
+) -> RunResponse:
+    """`run` and its alias `adapt`: the same adaptation (see `services.runs`)."""
+    return RunResponse.of(runs.start_run(hub, caller.account_id, dataset_id, body))
 
 
 @router.post("/{dataset_id}/publish")

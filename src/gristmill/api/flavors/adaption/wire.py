@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gristmill.api.envelopes import Problem
 from gristmill.services.datapoints.filters import parse_time
 from gristmill.services.errors import InvalidRequest
+from gristmill.services.quality.reports import before_after
+from gristmill.services.runs.runs import Started
 from gristmill.store.metadata.models import Dataset, DatasetRowError
 
 MAX_LIMIT = 100  # "max 100, default 20" in DatasetListParams
@@ -157,12 +159,34 @@ class Progress(BaseModel):
     total_rows: int | None = None
 
     @classmethod
-    def of(cls, ds: Dataset) -> Progress | None:
-        if ds.status == "pending" or (ds.progress_total is None and not ds.progress_done):
-            return None
-        done, total = ds.progress_done, ds.progress_total
+    def counts(cls, done: int, total: int | None) -> Progress:
         percent = min(100, done * 100 // total) if total else None
         return cls(percent=percent, processed_rows=done, total_rows=total)
+
+    @classmethod
+    def of(cls, ds: Dataset) -> Progress | None:
+        run = _active_run(ds)
+        if run is not None:
+            return cls.counts(run.get("processed_rows") or 0, run.get("total_rows"))
+        if ds.status == "pending" or (ds.progress_total is None and not ds.progress_done):
+            return None
+        return cls.counts(ds.progress_done, ds.progress_total)
+
+
+def _active_run(ds: Dataset) -> dict[str, Any] | None:
+    run = ds.run_summary
+    return run if run and run.get("status") in ("pending", "running") else None
+
+
+def status_of(ds: Dataset) -> Any:
+    """The dataset's status as the SDK polls it: `running` while a run works on it, and
+    `failed` when its latest run failed (its rows are still those of the version before)."""
+    run = ds.run_summary or {}
+    if ds.status == "succeeded" and run.get("status") in ("pending", "running"):
+        return "running"
+    if ds.status == "succeeded" and run.get("status") == "failed":
+        return "failed"
+    return ds.status
 
 
 class ErrorData(BaseModel):
@@ -172,6 +196,10 @@ class ErrorData(BaseModel):
 
     @classmethod
     def of(cls, ds: Dataset) -> ErrorData | None:
+        run = ds.run_summary or {}
+        if ds.status == "succeeded" and run.get("status") == "failed":
+            message = run.get("error") or "The run failed."
+            return cls(message=message, code="run_failed", level="error")
         if ds.status != "failed":
             return None
         return cls(message=ds.error or "The ingest failed.", code="ingest_failed", level="error")
@@ -185,11 +213,10 @@ class EvaluationSummary(BaseModel):
     improvement_percent: float | None = None
 
     @classmethod
-    def of(cls, summary: dict[str, Any] | None) -> EvaluationSummary | None:
+    def of(cls, ds: Dataset) -> EvaluationSummary | None:
         """Null until the head version's evaluation has succeeded, as the SDK documents."""
-        if not summary or summary.get("status") != "succeeded":
-            return None
-        return cls(grade_before=summary.get("grade"), score_before=summary.get("score"))
+        found = before_after(ds.evaluation_summary, ds.run_summary)
+        return cls.model_validate(found) if found else None
 
 
 def _row_count(ds: Dataset) -> int | None:
@@ -215,11 +242,10 @@ class DatasetOut(BaseModel):
 
     @classmethod
     def of(cls, ds: Dataset) -> DatasetOut:
-        summary = ds.evaluation_summary
         return cls(
             dataset_id=ds.id,
             name=ds.name,
-            status=ds.status,
+            status=status_of(ds),
             created_at=ds.created_at,
             created_by_user_id=ds.created_by_identity_id,
             updated_at=ds.updated_at,
@@ -227,7 +253,8 @@ class DatasetOut(BaseModel):
             configured_column_mapping=(
                 ColumnMapping.model_validate(ds.column_mapping) if ds.column_mapping else None
             ),
-            evaluation_summary=EvaluationSummary.of(summary),
+            evaluation_summary=EvaluationSummary.of(ds),
+            run_id=(ds.run_summary or {}).get("run_id"),
             progress=Progress.of(ds),
             error_data=ErrorData.of(ds),
         )
@@ -270,7 +297,7 @@ class StatusOut(BaseModel):
     def of(cls, ds: Dataset) -> StatusOut:
         return cls(
             dataset_id=ds.id,
-            status=ds.status,
+            status=status_of(ds),
             row_count=_row_count(ds),
             progress=Progress.of(ds),
             error_data=ErrorData.of(ds),
@@ -304,7 +331,10 @@ class EvaluationOut(BaseModel):
         status = report["status"]
         quality, raw, message = None, None, None
         if status == "succeeded":
-            quality = Quality(grade_before=report["grade"], score_before=report["score"])
+            quality = Quality(
+                **(report.get("before_after") or {}),
+                percentile_after=report.get("percentile"),
+            )
             raw = report
         elif status == "failed":
             message = report.get("error") or "The evaluation failed."
@@ -338,3 +368,27 @@ class RowErrorPage(BaseModel):
 
     errors: list[RowError]
     next_cursor: str | None
+
+
+class RunResponse(BaseModel):
+    """`DatasetRunResponse` (and `DatasetAdaptResponse`): camelCase on the wire."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    run_id: str | None
+    estimated_minutes: float = Field(serialization_alias="estimatedMinutes")
+    estimated_credits_consumed: float = Field(serialization_alias="estimatedCreditsConsumed")
+    estimate: bool
+    multimodal_pricing_applied: bool = Field(
+        default=False, serialization_alias="multimodalPricingApplied"
+    )
+
+    @classmethod
+    def of(cls, started: Started) -> RunResponse:
+        est = started.estimate
+        return cls(
+            run_id=started.run.id if started.run is not None else None,
+            estimated_minutes=est.get("minutes", 0.0),
+            estimated_credits_consumed=est.get("credits", 0.0),
+            estimate=started.run is None,
+        )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from gristmill.api.envelopes import Doors, default_renderer
-from gristmill.api.flavors.native import logs, rows
+from gristmill.api.flavors.native import logs, rows, runs
 
 PREFIX = "/native/v1"
 
 
 def mount(app: FastAPI, doors: Doors) -> None:
-    for module in (logs, rows):
+    for module in (logs, rows, runs):
         app.include_router(module.router, prefix=PREFIX)
     doors.register(PREFIX, default_renderer)

@@ -138,6 +138,8 @@ class DatasetObject(BaseModel):
     head_version_id: str | None
     # the head version's evaluation: evaluation_id, version_id, status, score, grade
     evaluation_summary: dict[str, Any] | None
+    # the latest run: run_id, status, processed_rows, total_rows, error, and the grade before
+    run_summary: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
 

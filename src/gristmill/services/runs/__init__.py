@@ -1,0 +1,1 @@
+"""Adaptation runs: recipes over a dataset's head version, ending as a new graded version."""
