@@ -11,6 +11,8 @@ A marker in the user's text picks the misbehaviour (the answer is otherwise norm
 - `[[echo]]`: the user's text back, unchanged; `[[badjson]]`: broken JSON where JSON is asked;
 - `[[slow]]`: waits `delay` seconds first.
 
+Every answer takes `latency` seconds (0 by default; the run bench uses 0.2).
+
 `successes` counts the answers delivered per (task, user text). With `hold_after` set, every
 request after that many answers waits until `release` is set; one whose client has gone
 meanwhile (a killed worker) is dropped unanswered and uncounted, as a real server's would be.
@@ -110,6 +112,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if "[[slow]]" in user:
             time.sleep(srv.delay)
+        if srv.latency:
+            time.sleep(srv.latency)
         if first_time and ("[[429]]" in user or "[[500]]" in user):
             status = 429 if "[[429]]" in user else 500
             err = {"error": {"message": "try again", "type": "stub", "code": str(status)}}
@@ -182,9 +186,12 @@ class _Handler(BaseHTTPRequestHandler):
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, delay: float = 5.0):
+    request_queue_size = 256  # a run's burst of connections must not be refused
+
+    def __init__(self, delay: float = 5.0, latency: float = 0.0):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.delay = delay
+        self.latency = latency  # seconds every answer takes
         self.lock = threading.Lock()
         self.requests = 0
         self.seen: Counter[bytes] = Counter()

@@ -370,3 +370,20 @@ def test_without_a_model_only_deterministic_recipes_run(
         assert report["duplicates_removed"] == 2 and report["calls"] == 0
     finally:
         live.stop()
+
+
+def test_cli_estimates_runs_and_reports(
+    server: LiveServer, key: dict[str, str], client: adaption.Adaption, tmp_path: Path
+) -> None:
+    dataset_id = upload(client, tmp_path, rows(8, start=360))
+    flags = ("--url", server.base_url, "--api-key", key["api_key"])
+    quote = server.cli("run", dataset_id, "--recipe", "prompt_rephrase", "--estimate", *flags)
+    assert "credits" in quote.stdout and "model calls over 8 rows" in quote.stdout, quote.stdout
+    done = server.cli("run", dataset_id, "--recipe", "prompt_rephrase", "--json", *flags)
+    run = json.loads(done.stdout)
+    assert run["status"] == "succeeded" and run["report"]["rows_out"] == 8
+    assert "run pending" in done.stderr and "0/8 rows" in done.stderr  # the progress bar
+    table = server.cli("run", dataset_id, "--no-dedup", *flags)
+    assert "run_" in table.stdout and "succeeded" in table.stdout, table.stdout
+    missing = server.cli("run", "ds_missing", *flags, check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: 404"), missing.stderr

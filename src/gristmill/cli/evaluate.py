@@ -45,18 +45,21 @@ def api_key(args: argparse.Namespace, settings: Settings) -> str:
         ) from None
 
 
-def _call(client: httpx.Client, method: str, path: str) -> dict[str, Any]:
+def call(
+    client: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One request to the server: its JSON, or CliError with the server's message."""
     try:
-        resp = client.request(method, path)
+        resp = client.request(method, path, json=body)
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach {client.base_url}: {exc}") from None
-    body: Any = (
+    answer: Any = (
         resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
     )
     if resp.status_code >= 400:
-        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        message = answer.get("error", {}).get("message") if isinstance(answer, dict) else None
         raise CliError(f"{resp.status_code}: {message or resp.text[:200]}")
-    result: dict[str, Any] = body
+    result: dict[str, Any] = answer
     return result
 
 
@@ -64,15 +67,15 @@ def fetch_report(
     client: httpx.Client, dataset_id: str, *, wait: bool, poll: float, err: TextIO
 ) -> dict[str, Any]:
     path = f"/native/v1/datasets/{dataset_id}/evaluation"
-    report = _call(client, "GET", path)
+    report = call(client, "GET", path)
     if report["status"] == "skipped":
-        report = _call(client, "POST", path)
+        report = call(client, "POST", path)
     while wait and report["status"] in WAITING:
         progress = report.get("progress") or {}
         bar = progress_bar(progress.get("done") or 0, progress.get("total"))
         print(f"\revaluating {report['status']:8} {bar}", end="", file=err, flush=True)
         time.sleep(poll)
-        report = _call(client, "GET", path)
+        report = call(client, "GET", path)
     if wait:
         print(file=err)
     return report
@@ -114,10 +117,19 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         print(f"- cap {cap['cap']}: {cap['reason']}", file=out)
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def client_for(args: argparse.Namespace) -> httpx.Client:
     settings = Settings()
     headers = {"Authorization": f"Bearer {api_key(args, settings)}"}
-    with httpx.Client(base_url=server_url(args, settings), headers=headers, timeout=30) as c:
+    return httpx.Client(base_url=server_url(args, settings), headers=headers, timeout=30)
+
+
+def add_server_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", help="server URL (GRISTMILL_URL)")
+    p.add_argument("--api-key", help="API key (GRISTMILL_API_KEY)")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    with client_for(args) as c:
         report = fetch_report(
             c, args.dataset_id, wait=not args.no_wait, poll=args.poll, err=sys.stderr
         )
@@ -134,6 +146,5 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-wait", action="store_true", help="do not wait for a running one")
     p.add_argument("--poll", type=float, default=0.5, help=argparse.SUPPRESS)
-    p.add_argument("--url", help="server URL (GRISTMILL_URL)")
-    p.add_argument("--api-key", help="API key (GRISTMILL_API_KEY)")
+    add_server_flags(p)
     p.set_defaults(func=cmd_evaluate)

@@ -27,6 +27,8 @@ from gristmill.services.errors import InvalidRequest, NotFound, ServiceError
 from gristmill.services.logs import gateways
 from gristmill.services.logs.chat_stream import ChatStream
 from gristmill.services.logs.logs import LogEntry, check_metadata, record_log
+from gristmill.store.metadata.models import Gateway
+from gristmill.ttl_cache import TTLCache
 
 # Upstream reply headers worth passing on; hop-by-hop and length headers are the server's.
 PASSED_HEADERS = ("content-type", "x-request-id", "retry-after")
@@ -102,8 +104,12 @@ def _error_message(body: Any) -> str:
 class Forwarder:
     """One per server: a pooled HTTP client to the upstreams, created on first use."""
 
-    def __init__(self, hub: Hub):
+    def __init__(self, hub: Hub, limits: httpx.Limits | None = None, gateway_seconds: float = 0.0):
+        """`gateway_seconds`: how long a gateway's settings are remembered (0: read on
+        every call); a run's own forwarders remember theirs, which nobody else edits."""
         self.hub = hub
+        self.limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self._gateways: TTLCache[tuple[str, str], Gateway] = TTLCache(gateway_seconds)
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -113,7 +119,9 @@ class Forwarder:
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
             t = self.timeout
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(t, connect=min(t, 10.0)))
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(t, connect=min(t, 10.0)), limits=self.limits
+            )
         return self._client
 
     async def aclose(self) -> None:
@@ -132,9 +140,12 @@ class Forwarder:
             raise NotFound(
                 f"No upstream is configured for provider {call.provider!r}.", param="provider"
             )
-        gateway = await anyio.to_thread.run_sync(
-            gateways.ensure_gateway, self.hub, call.account_id, call.gateway_id
-        )
+        gateway = self._gateways.get((call.account_id, call.gateway_id))
+        if gateway is None:
+            gateway = await anyio.to_thread.run_sync(
+                gateways.ensure_gateway, self.hub, call.account_id, call.gateway_id
+            )
+            self._gateways.put((call.account_id, call.gateway_id), gateway)
         model = request.get("model")
         entry = LogEntry(
             gateway_id=call.gateway_id,

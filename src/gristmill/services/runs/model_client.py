@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import httpx
 import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -24,6 +25,9 @@ from gristmill.store.metadata.models import RunCall
 
 GATEWAY = "gristmill-runs"  # the gateway whose logs hold every run's calls
 MAX_RETRY_AFTER = 60.0
+# connections per HTTP client: httpcore's pool scans every connection of its pool on each
+# request, so 64 calls in flight over one pool cost more CPU than the calls themselves
+CONNECTIONS_PER_CLIENT = 8
 
 
 class CallFailed(Exception):
@@ -110,14 +114,24 @@ class ModelClient:
         self.base_delay = settings.run_retry_base_seconds
         self.prices = settings.model_prices
         self.slots = asyncio.Semaphore(settings.run_concurrency)
-        self.forwarder = Forwarder(hub)
+        limits = httpx.Limits(
+            max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
+        )
+        shards = -(-settings.run_concurrency // CONNECTIONS_PER_CLIENT)
+        self.forwarders = [Forwarder(hub, limits, gateway_seconds=60) for _ in range(shards)]
+        self._next = 0
         self.usage = Usage()
         self.spent = 0.0
         self.reserved = 0.0
         self.stopped: str | None = None  # why the run stops, once it must
 
     async def aclose(self) -> None:
-        await self.forwarder.aclose()
+        for forwarder in self.forwarders:
+            await forwarder.aclose()
+
+    def _forwarder(self) -> Forwarder:
+        self._next = (self._next + 1) % len(self.forwarders)
+        return self.forwarders[self._next]
 
     def stop(self, reason: str) -> None:
         self.stopped = self.stopped or reason
@@ -141,7 +155,7 @@ class ModelClient:
         async with self.slots:
             if self.stopped:
                 raise RunStopped(self.stopped)
-            expected = self._expected_cost(ask, expected_tokens)
+            expected = 0.0 if self.max_cost is None else self._expected_cost(ask, expected_tokens)
             if self.max_cost is not None and self.spent + self.reserved + expected > self.max_cost:
                 self.stop(
                     f"The run stopped before exceeding its budget: ${self.spent:.4f} spent of "
@@ -179,7 +193,7 @@ class ModelClient:
         for attempt in range(self.retries + 1):
             delay = self.base_delay * 2**attempt
             try:
-                reply = await self.forwarder.forward(call)
+                reply = await self._forwarder().forward(call)
             except (UpstreamFailed, UpstreamTimeout) as exc:
                 why = exc.message
             else:

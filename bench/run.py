@@ -1,0 +1,145 @@
+"""Benchmark: an adaptation run of 10,000 rows against a model server that answers every call
+in 200 ms, with 64 calls in flight: rows/s against the physical limit (64 / 0.2 s = 320
+calls/s, one call per row), Gristmill's own CPU time per row, and the run's peak RSS at a
+fifth of the rows and at all of them (flat is the goal).
+
+Run from the repository root:
+
+    .venv/bin/python bench/run.py                 # 10,000 rows
+    .venv/bin/python bench/run.py --rows 2000     # smoke test
+
+The model server (`tests/stub_model_server.py`, a real HTTP chat-completions server) runs in
+this process; the run runs in a fresh child process on SQLite + local blobs, as a worker
+would run it: the ingest, its evaluation, then the run job, of which only the run is timed.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.stub_model_server import ModelServer, run_env  # noqa: E402
+
+CONCURRENCY = 64
+LATENCY = 0.2
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from gristmill.hub import Hub
+from gristmill.jobs.kinds import register_all
+from gristmill.jobs.worker import Worker
+from gristmill.services.accounts import Principal, issue_key
+from gristmill.services.datasets import datasets
+from gristmill.services.runs import runs
+from gristmill.settings import Settings
+
+
+def peak_mb():
+    with open("/proc/self/status") as fh:
+        return next(int(x.split()[1]) for x in fh if x.startswith("VmHWM")) / 1024
+
+
+rows = int(sys.argv[1])
+hub = Hub.open(Settings())
+issued = issue_key(hub, account_name="bench")
+caller = Principal(issued.account_id, issued.identity_id, "user", issued.key_id)
+body = "".join(
+    json.dumps({"prompt": f"Question {i}: how would you explain topic number {i} to a "
+                f"new colleague in plain words?", "completion": f"Answer {i}."}) + "\\n"
+    for i in range(rows)
+).encode()
+ds = datasets.create_dataset(hub, caller, name="bench", origin="native")
+key = f"datasets/{caller.account_id}/{ds.id}/source/rows.jsonl"
+hub.blobs.put(key, [body])
+datasets.start_ingest(hub, caller.account_id, ds.id, blob_key=key, filename="rows.jsonl")
+register_all()
+worker = Worker(hub, "bench")
+worker.run_once()  # the ingest
+worker.run_once()  # its evaluation
+started = runs.start_run(hub, caller.account_id, ds.id, {
+    "column_mapping": {"prompt": "prompt", "completion": "completion"},
+    "recipe_specification": {"recipes": {"prompt_rephrase": True, "deduplication": False}},
+})
+cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+t = time.perf_counter()
+import os
+if os.environ.get("BENCH_PROFILE"):
+    import cProfile; cProfile.run("worker.run_once()", os.environ["BENCH_PROFILE"])
+else:
+    worker.run_once()  # the run
+wall = time.perf_counter() - t
+cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+run = runs.get_run(hub, caller.account_id, started.run.id)
+print(json.dumps({
+    "rows": rows, "wall": wall, "status": run.status, "error": run.error,
+    "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
+    "calls": run.report["calls"] if run.report else None,
+    "estimate_minutes": run.estimate["minutes"], "peak_mb": peak_mb(),
+}))
+"""
+
+
+def measure(rows: int, model: ModelServer, work: Path) -> dict[str, Any]:
+    data = work / f"data-{rows}"
+    env = {
+        **os.environ,
+        **run_env(model, timeout=30.0),
+        "GRISTMILL_DATA_DIR": str(data),
+        "GRISTMILL_RUN_CONCURRENCY": str(CONCURRENCY),
+        "PYTHONPATH": str(REPO / "src"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(rows)], env=env, capture_output=True, text=True
+    )
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rows", type=int, default=10_000)
+    args = p.parse_args()
+    limit = CONCURRENCY / LATENCY
+    with ModelServer(latency=LATENCY) as model, tempfile.TemporaryDirectory() as tmp:
+        small = measure(max(args.rows // 5, 100), model, Path(tmp))
+        full = measure(args.rows, model, Path(tmp))
+    for r in (small, full):
+        assert r["status"] == "succeeded", r
+    rate = full["rows"] / full["wall"]
+    print(
+        f"run: {full['rows']:,} rows, one model call each, {CONCURRENCY} in flight, "
+        f"model answers in {LATENCY * 1000:.0f} ms"
+    )
+    print(
+        f"  wall {full['wall']:.1f} s = {rate:,.0f} rows/s; physical limit {limit:,.0f} "
+        f"calls/s; ratio {rate / limit:.2f}x (goal >= 0.9x)"
+    )
+    print(
+        f"  Gristmill's own CPU: {full['cpu'] / full['rows'] * 1000:.2f} ms per row "
+        f"({full['cpu']:.1f} s over the run, 2 cores)"
+    )
+    print(
+        f"  estimate said {full['estimate_minutes'] * 60:.1f} s at the configured seconds per call"
+    )
+    print(
+        f"  peak RSS: {small['peak_mb']:.0f} MB at {small['rows']:,} rows, "
+        f"{full['peak_mb']:.0f} MB at {full['rows']:,} rows (flat is the goal)"
+    )
+
+
+if __name__ == "__main__":
+    main()
