@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate clean
+.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate bench-run clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench-datapoints: install-bench
 
 bench-evaluate: install-bench
 	$(BIN)/python bench/evaluate.py
+
+bench-run: install-bench
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
