@@ -387,3 +387,43 @@ def test_cli_estimates_runs_and_reports(
     assert "run_" in table.stdout and "succeeded" in table.stdout, table.stdout
     missing = server.cli("run", "ds_missing", *flags, check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("error: 404"), missing.stderr
+
+
+def test_translate_and_localize_make_new_datasets(
+    server: LiveServer, client: adaption.Adaption, key: dict[str, str], tmp_path: Path
+) -> None:
+    data = rows(12, start=370)
+    source = upload(client, tmp_path, data)
+    quote = client.datasets.translate(source, languages=["fr"], sample_rate=0.5, estimate=True)
+    assert quote.dataset_id is None and quote.estimate is True
+    assert quote.estimated_new_rows > 0 and quote.estimated_credits_consumed > 0
+    made = client.datasets.translate(
+        source, languages=["fr", "zh"], sample_rate=0.5, idempotency_key="fr-zh-once"
+    )
+    assert made.dataset_id and made.dataset_id != source and made.status == "pending"
+    assert wait(client, made.dataset_id).status == "succeeded"
+    copy = client.datasets.get(made.dataset_id)
+    assert copy.kind == "translated" and copy.source_dataset_id == source
+    http = native_client(server, key)
+    records = native_rows(http, made.dataset_id)
+    added = [r for r in records if r.get("language")]
+    assert copy.row_count == len(records) == len(data) + len(added) and added
+    assert {r["language"] for r in added} <= {"fr", "zh-Hans"}
+    assert len(native_rows(http, source)) == len(data)  # the source is untouched
+    again = client.datasets.translate(
+        source, languages=["fr", "zh"], sample_rate=0.5, idempotency_key="fr-zh-once"
+    )
+    assert again.dataset_id == made.dataset_id and again.estimated_credits_consumed == 0
+
+    local = client.datasets.localize(
+        source, pairs=[{"country": "BR", "language": "pt"}], sample_rate=1.0
+    )
+    assert local.dataset_id and wait(client, local.dataset_id).status == "succeeded"
+    localized = native_rows(http, local.dataset_id)
+    assert len(localized) == 2 * len(data)
+    assert {r.get("language") for r in localized} == {None, "pt-BR"}
+    assert client.datasets.get(local.dataset_id).kind == "localized"
+
+    with pytest.raises(adaption.BadRequestError) as err:
+        client.datasets.translate(source, languages=["xx"], sample_rate=0.5)
+    assert err.value.body["error"]["param"] == "languages[0]"  # type: ignore[index]

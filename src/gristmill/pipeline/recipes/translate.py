@@ -31,7 +31,7 @@ SYSTEM = (
 def language_code(value: str) -> str | None:
     """The supported code `value` names (case-insensitive; bare zh is zh-Hans), or None."""
     lowered = value.strip().lower()
-    lowered = ALIASES.get(lowered, lowered)
+    lowered = ALIASES.get(lowered, lowered).lower()
     return next((code for code in LANGUAGES if code.lower() == lowered), None)
 
 

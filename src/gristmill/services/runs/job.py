@@ -18,6 +18,7 @@ import anyio
 from sqlalchemy import Table, delete, func, select
 
 from gristmill.hub import Hub
+from gristmill.ids import uuid7
 from gristmill.jobs.worker import JobContext, register
 from gristmill.pipeline.checks.duplicates import ExactDuplicate, NearDuplicate
 from gristmill.pipeline.runners.local import run_local
@@ -57,6 +58,17 @@ def run_summary(run: Run, before: dict[str, Any] | None = None) -> dict[str, Any
 
 
 def show_run(s: Any, run: Run) -> None:
+    """Mirror the run on its dataset: the source's `run_summary`, or, for a run that makes a
+    new dataset (translate, localize), that dataset's own status and progress."""
+    if run.target_dataset_id is not None:
+        target = s.get(Dataset, run.target_dataset_id)
+        if target is not None:
+            target.status = run.status if run.status in ("pending", "running") else "failed"
+            target.error = run.error or f"The run that makes this dataset was {run.status}."
+            target.progress_done, target.progress_total = run.progress_done, run.progress_total
+            if run.status in ("pending", "running"):
+                target.error = None
+        return
     ds = s.get(Dataset, run.dataset_id)
     if ds is not None and (ds.run_summary or {}).get("run_id") in (None, run.id):
         before = (ds.run_summary or {}).get("before")
@@ -112,7 +124,9 @@ def run_adaptation(ctx: JobContext) -> dict[str, Any]:
         run.status, run.error = "running", None
         show_run(s, run)
         spec = RunSpec.from_json(run.params)
-        account_id, dataset_id, estimate = run.account_id, run.dataset_id, run.estimate or {}
+        account_id, estimate = run.account_id, run.estimate or {}
+        source_id = run.dataset_id
+        dataset_id = run.target_dataset_id or source_id  # where the version goes
         blob_key, total_rows = version.blob_key, version.row_count
     client = None
     if spec.needs_model():
@@ -130,7 +144,9 @@ def run_adaptation(ctx: JobContext) -> dict[str, Any]:
     with versions.local_copy(hub, blob_key) as path, versions.SnapshotFile() as snap:
         drop = _duplicates(str(path)) if spec.deduplication else set()
         tally = RunTally(rows_in=total_rows, duplicates_removed=len(drop))
-        cancelled = anyio.run(_adapt_all, ctx, spec, client, str(path), drop, snap, tally)
+        cancelled = anyio.run(
+            _adapt_all, ctx, spec, client, str(path), drop, snap, tally, dataset_id, source_id
+        )
         report = _report(spec, client, tally, estimate, time.monotonic() - started)
         if cancelled or (client is not None and client.stopped):
             status = "cancelled" if cancelled else "failed"
@@ -149,10 +165,13 @@ async def _adapt_all(
     drop: set[str],
     snap: versions.SnapshotFile,
     tally: RunTally,
+    dataset_id: str,
+    source_id: str,
 ) -> bool:
     """Adapt every row into `snap`; True when the run was cancelled meanwhile."""
     hub, run_id = ctx.hub, ctx.job.params["run_id"]
     adapter = Adapter(spec, client)
+    fresh_ids = dataset_id != source_id
     total = tally.rows_in
     limit = spec.max_rows
     seen = [0]
@@ -162,7 +181,8 @@ async def _adapt_all(
         return limit is None or seen[0] <= limit
 
     window = 4 * hub.settings.run_concurrency
-    done, last, cancelled, batch = 0, 0.0, False, []
+    done, last, cancelled = 0, 0.0, False
+    batch: list[dict[str, Any]] = []
     try:
         rows = adapt_in_order(
             _rows(path), adapter, keep=lambda r: r["id"] not in drop, process=process,
@@ -170,7 +190,10 @@ async def _adapt_all(
         )  # fmt: skip
         async for source, outcome in rows:
             tally.add(source, outcome)
-            batch.extend(outcome.rows)
+            if fresh_ids:  # a new dataset's rows are new datapoints
+                batch.extend({**r, "id": str(uuid7())} for r in outcome.rows)
+            else:
+                batch.extend(outcome.rows)
             if len(batch) >= versions.BATCH:
                 snap.add(batch)
                 batch = []
@@ -317,12 +340,16 @@ def _publish(
             run.status, run.result_version_id, run.report = "succeeded", version_id, report
             run.cost_usd, run.finished_at = report["cost_usd"], utcnow()
             run.progress_done = run.progress_total or run.progress_done
-            ds.run_summary = run_summary(
-                run,
-                {"score": before.score, "grade": before.grade, "version_id": before.version_id}
-                if before is not None and before.status == "succeeded"
-                else None,
-            )
+            if run.target_dataset_id is not None:  # a new dataset: it is ready now
+                ds.status, ds.error = "succeeded", None
+                ds.progress_done = ds.progress_total = report["rows_in"]
+            else:
+                ds.run_summary = run_summary(
+                    run,
+                    {"score": before.score, "grade": before.grade, "version_id": before.version_id}
+                    if before is not None and before.status == "succeeded"
+                    else None,
+                )
             queue_evaluation(hub, s, ds, version_id)
     except BaseException:
         hub.blobs.delete(key)

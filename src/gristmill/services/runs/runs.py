@@ -70,7 +70,16 @@ def _adaptable(hub: Hub, account_id: str, dataset_id: str) -> Dataset:
     return ds
 
 
-def start_run(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]) -> Started:
+def start_run(
+    hub: Hub,
+    account_id: str,
+    dataset_id: str,
+    body: dict[str, Any],
+    *,
+    target: Dataset | None = None,
+) -> Started:
+    """Validate, estimate, and (unless `estimate`) queue a run of the dataset's head. With
+    `target`, a new dataset made in the same transaction receives the run's version."""
     ds = _adaptable(hub, account_id, dataset_id)
     stored = (ds.extra or {}).get("language_expansion")
     spec, estimate_only, expansion = parse_spec(body, hub.settings, stored_expansion=stored)
@@ -90,6 +99,7 @@ def start_run(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]) 
         id=prefixed("run_"),
         account_id=account_id,
         dataset_id=ds.id,
+        target_dataset_id=target.id if target is not None else None,
         status="pending",
         params=spec.to_json(),
         idempotency_key=spec.idempotency_key,
@@ -105,31 +115,101 @@ def start_run(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]) 
             current = s.get(Dataset, ds.id)
             if current is None or current.account_id != account_id:
                 raise NotFound(f"Dataset {dataset_id} not found.", param="dataset_id")
-            if (current.run_summary or {}).get("status") in ACTIVE:
-                raise Conflict(
-                    f"Dataset {dataset_id} already has a run in progress "
-                    f"({current.run_summary['run_id']}); wait for it or cancel it.",  # type: ignore[index]
-                    param="dataset_id",
-                )
             job = queue.new_job(hub, account_id=account_id, kind="run", params={"run_id": run.id})
             run.job_id = job.id
             s.add_all([run, job])
-            if body.get("language_expansion", UNSET) is not UNSET:
-                current.extra = {**(current.extra or {}), "language_expansion": expansion}
-            summary = current.evaluation_summary or {}
-            before = (
-                {k: summary.get(k) for k in ("score", "grade", "version_id")}
-                if summary.get("status") == "succeeded"
-                else None
-            )
-            current.run_summary = run_summary(run, before)
-            current.updated_at = utcnow()
+            if target is not None:
+                target.progress_total = ds.row_count
+                s.add(target)
+            else:
+                _show_start(current, run, body, expansion)
     except IntegrityError:  # the same idempotency key, at the same moment
         earlier = _by_key(hub, account_id, spec.idempotency_key or "")
         if earlier is None:
             raise
         return Started(earlier, earlier.estimate or {})
     return Started(run, estimate.to_json())
+
+
+def _show_start(ds: Dataset, run: Run, body: dict[str, Any], expansion: Any) -> None:
+    """The dataset shows its new run (one at a time), and the grade it starts from."""
+    if (ds.run_summary or {}).get("status") in ACTIVE:
+        raise Conflict(
+            f"Dataset {ds.id} already has a run in progress "
+            f"({(ds.run_summary or {}).get('run_id')}); wait for it or cancel it.",
+            param="dataset_id",
+        )
+    if body.get("language_expansion", UNSET) is not UNSET:
+        ds.extra = {**(ds.extra or {}), "language_expansion": expansion}
+    summary = ds.evaluation_summary or {}
+    before = (
+        {k: summary.get(k) for k in ("score", "grade", "version_id")}
+        if summary.get("status") == "succeeded"
+        else None
+    )
+    ds.run_summary = run_summary(run, before)
+    ds.updated_at = utcnow()
+
+
+@dataclass(frozen=True)
+class Expanded:
+    dataset: Dataset | None  # None: an estimate only
+    started: Started
+    new_rows: int
+
+
+EXPANSION_KINDS = {"translate": "translated", "localize": "localized"}
+
+
+def start_expansion(
+    hub: Hub, account_id: str, dataset_id: str, kind: str, body: dict[str, Any]
+) -> Expanded:
+    """Adaption's `translate` / `localize`: a new dataset holding this one's rows plus a
+    translated copy of a sampled share of them per target, made by a run."""
+    source = _adaptable(hub, account_id, dataset_id)
+    targets = "languages" if kind == "translate" else "pairs"
+    key = body.get("idempotency_key")
+    if key is not None:
+        earlier = _by_key(hub, account_id, key) if isinstance(key, str) else None
+        if earlier is not None and earlier.target_dataset_id is not None:
+            made = dataset_service.get_dataset(hub, account_id, earlier.target_dataset_id)
+            return Expanded(made, Started(earlier, {}), 0)
+    mapping = (
+        {"chat": "messages"}
+        if source.schema_type == "chat"
+        else {"prompt": "prompt", "completion": "completion"}
+    )
+    run_body = {
+        "column_mapping": mapping,
+        "recipe_specification": {"recipes": {"deduplication": False}},
+        "language_expansion": {
+            "type": kind,
+            targets: body.get(targets),
+            "sample_rate": body.get("sample_rate"),
+        },
+        "estimate": body.get("estimate"),
+        "job_specification": {"idempotency_key": key} if key is not None else {},
+    }
+    target = Dataset(
+        id=prefixed("ds_"),
+        account_id=account_id,
+        name=f"{source.name} ({EXPANSION_KINDS[kind]})",
+        origin=source.origin,
+        schema_type=source.schema_type,
+        data_source=source.data_source,
+        status="pending",
+        extra={"kind": EXPANSION_KINDS[kind], "source_dataset_id": source.id},
+    )
+    try:
+        started = start_run(hub, account_id, dataset_id, run_body, target=target)
+    except InvalidRequest as exc:  # name the caller's own fields, not the run's
+        param = (exc.param or "").removeprefix("language_expansion.")
+        raise InvalidRequest(
+            exc.message.replace("language_expansion.", ""), param=param or None, code=exc.code
+        ) from None
+    if started.run is None:
+        return Expanded(None, started, started.estimate.get("rows_added", 0))
+    return Expanded(target, started, started.estimate.get("rows_added", 0))
 
 
 def _by_key(hub: Hub, account_id: str, key: str) -> Run | None:

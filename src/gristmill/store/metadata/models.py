@@ -282,6 +282,8 @@ class Run(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(40))
     dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    # a translate/localize run writes its version into a new dataset instead
+    target_dataset_id: Mapped[str | None] = mapped_column(String(40), default=None)
     job_id: Mapped[str | None] = mapped_column(String(40), default=None)
     # pending | running | succeeded | failed | cancelled
     status: Mapped[str] = mapped_column(String(20), default="pending")

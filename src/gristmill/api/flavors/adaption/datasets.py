@@ -20,6 +20,7 @@ from gristmill.api.flavors.adaption.wire import (
     DatasetPage,
     DeleteOut,
     EvaluationOut,
+    ExpandResponse,
     RowError,
     RowErrorPage,
     RunResponse,
@@ -181,6 +182,26 @@ def run(
 ) -> RunResponse:
     """`run` and its alias `adapt`: the same adaptation (see `services.runs`)."""
     return RunResponse.of(runs.start_run(hub, caller.account_id, dataset_id, body))
+
+
+@router.post("/{dataset_id}/translate", response_model=ExpandResponse)
+def translate(
+    dataset_id: str, hub: HubDep, caller: Caller, body: Annotated[dict[str, Any], Body()]
+) -> ExpandResponse:
+    """A new dataset: these rows plus a translation of a sampled share per language."""
+    return ExpandResponse.of(
+        runs.start_expansion(hub, caller.account_id, dataset_id, "translate", body)
+    )
+
+
+@router.post("/{dataset_id}/localize", response_model=ExpandResponse)
+def localize(
+    dataset_id: str, hub: HubDep, caller: Caller, body: Annotated[dict[str, Any], Body()]
+) -> ExpandResponse:
+    """A new dataset: these rows plus a localised copy of a sampled share per pair."""
+    return ExpandResponse.of(
+        runs.start_expansion(hub, caller.account_id, dataset_id, "localize", body)
+    )
 
 
 @router.post("/{dataset_id}/publish")

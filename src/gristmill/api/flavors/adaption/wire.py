@@ -17,7 +17,7 @@ from gristmill.api.envelopes import Problem
 from gristmill.services.datapoints.filters import parse_time
 from gristmill.services.errors import InvalidRequest
 from gristmill.services.quality.reports import before_after
-from gristmill.services.runs.runs import Started
+from gristmill.services.runs.runs import Expanded, Started
 from gristmill.store.metadata.models import Dataset, DatasetRowError
 
 MAX_LIMIT = 100  # "max 100, default 20" in DatasetListParams
@@ -225,7 +225,7 @@ def _row_count(ds: Dataset) -> int | None:
 
 class DatasetOut(BaseModel):
     dataset_id: str
-    kind: Literal["uploaded"] = "uploaded"
+    kind: Literal["uploaded", "translated", "localized"] = "uploaded"
     source_dataset_id: str | None = None
     name: str | None
     status: Literal["pending", "running", "succeeded", "failed"]
@@ -242,8 +242,11 @@ class DatasetOut(BaseModel):
 
     @classmethod
     def of(cls, ds: Dataset) -> DatasetOut:
+        extra = ds.extra or {}
         return cls(
             dataset_id=ds.id,
+            kind=extra.get("kind", "uploaded"),
+            source_dataset_id=extra.get("source_dataset_id"),
             name=ds.name,
             status=status_of(ds),
             created_at=ds.created_at,
@@ -391,4 +394,25 @@ class RunResponse(BaseModel):
             estimated_minutes=est.get("minutes", 0.0),
             estimated_credits_consumed=est.get("credits", 0.0),
             estimate=started.run is None,
+        )
+
+
+class ExpandResponse(BaseModel):
+    """`DatasetTranslateResponse` / `DatasetLocalizeResponse`."""
+
+    dataset_id: str | None
+    status: str | None
+    estimated_credits_consumed: float
+    estimate: bool
+    estimated_new_rows: float
+
+    @classmethod
+    def of(cls, made: Expanded) -> ExpandResponse:
+        replay = made.dataset is not None and not made.started.estimate
+        return cls(
+            dataset_id=made.dataset.id if made.dataset is not None else None,
+            status=status_of(made.dataset) if made.dataset is not None else None,
+            estimated_credits_consumed=0.0 if replay else made.started.estimate.get("credits", 0.0),
+            estimate=made.dataset is None,
+            estimated_new_rows=made.new_rows,
         )

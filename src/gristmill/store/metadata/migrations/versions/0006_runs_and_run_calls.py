@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(40), primary_key=True),
         sa.Column("account_id", sa.String(40), nullable=False),
         sa.Column("dataset_id", sa.String(40), nullable=False),
+        sa.Column("target_dataset_id", sa.String(40), nullable=True),
         sa.Column("job_id", sa.String(40), nullable=True),
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("params", JSON, nullable=False),
