@@ -47,6 +47,11 @@ SAFETY_SYSTEM = (
 )
 
 
+def _limit(expected: int) -> int:
+    """An answer's token limit: room for three times the expected length, within reason."""
+    return max(64, min(MAX_ANSWER_TOKENS, 3 * expected))
+
+
 def _prompt_messages(ex: Example, system: str) -> tuple[tuple[str, str], ...]:
     return (("system", system), ("user", ex.request_text()))
 
@@ -57,10 +62,7 @@ class PromptRephrase:
     def ask(self, ex: Example) -> Ask | None:
         if not ex.prompt.strip():
             return None
-        return Ask(_prompt_messages(ex, REPHRASE_SYSTEM), self._limit(ex))
-
-    def _limit(self, ex: Example) -> int:
-        return min(MAX_ANSWER_TOKENS, 2 * tokens_of(ex.prompt) + 64)
+        return Ask(_prompt_messages(ex, REPHRASE_SYSTEM), _limit(self.expected_tokens(ex)))
 
     def accept(self, ex: Example, answer: Answer) -> bool:
         ex.prompt = checked_text(answer, echo_of=ex.prompt)
@@ -88,7 +90,7 @@ class Completion:
     def ask(self, ex: Example) -> Ask | None:
         if not ex.prompt.strip():
             return None
-        return Ask(_prompt_messages(ex, self.system()), MAX_ANSWER_TOKENS)
+        return Ask(_prompt_messages(ex, self.system()), _limit(self.expected_tokens(ex)))
 
     def accept(self, ex: Example, answer: Answer) -> bool:
         text = checked_text(answer, echo_of=ex.prompt)
@@ -113,7 +115,8 @@ class ReasoningTraces:
         user = ex.request_text()
         if ex.completion:
             user += f"\n\nThe answer to reach:\n{ex.completion}"
-        return Ask((("system", REASONING_SYSTEM), ("user", user)), MAX_ANSWER_TOKENS, json=True)
+        limit = _limit(self.expected_tokens(ex))
+        return Ask((("system", REASONING_SYSTEM), ("user", user)), limit, json=True)
 
     def accept(self, ex: Example, answer: Answer) -> bool:
         value = checked_json(answer, ("reasoning",))
@@ -138,7 +141,7 @@ class WorseAnswer:
     def ask(self, ex: Example) -> Ask | None:
         if ex.rejected is not None or not ex.prompt.strip():
             return None
-        return Ask(_prompt_messages(ex, WORSE_SYSTEM), MAX_ANSWER_TOKENS)
+        return Ask(_prompt_messages(ex, WORSE_SYSTEM), _limit(self.expected_tokens(ex)))
 
     def accept(self, ex: Example, answer: Answer) -> bool:
         text = checked_text(answer, echo_of=ex.prompt)
