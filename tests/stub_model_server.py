@@ -30,7 +30,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from gristmill.pipeline.recipes import rewrites, translate
+from gristmill.pipeline.recipes import judge, rewrites, translate
 from gristmill.pipeline.tokens import encoding
 from tests.quality.corpus import documented
 
@@ -52,6 +52,8 @@ def task_of(system: str) -> str:
         return "safety"
     if system.startswith(translate.SYSTEM.split("{")[0]):
         return "translate"
+    if system.endswith(judge.INSTRUCTION):
+        return "judge"
     return "completion"
 
 
@@ -76,6 +78,10 @@ def answer_for(task: str, system: str, user: str) -> str:
         return f"Maybe {_words(user, 12)}."
     if task == "safety":
         return json.dumps({"prompt": ["violence"] if "fight" in user else [], "response": []})
+    if task == "judge":  # longer responses score higher, 1 to 10
+        response = user.split("Response:\n", 1)[-1]
+        score = min(10.0, 1.0 + len(response.split()) / 15)
+        return json.dumps({"score": round(score, 2), "reason": "by length"})
     if task == "translate":
         target = system.split("into ", 1)[1].split(".", 1)[0]
         fields = json.loads(user)

@@ -427,3 +427,91 @@ def test_translate_and_localize_make_new_datasets(
     with pytest.raises(adaption.BadRequestError) as err:
         client.datasets.translate(source, languages=["xx"], sample_rate=0.5)
     assert err.value.body["error"]["param"] == "languages[0]"  # type: ignore[index]
+
+
+def test_custom_eval_scores_before_and_after(
+    model: ModelServer, client: adaption.Adaption, tmp_path: Path
+) -> None:
+    dataset_id = upload(client, tmp_path, rows(6, start=390))
+    with pytest.raises(adaption.ConflictError):  # nothing adapted yet
+        client.datasets.custom_evals.create(dataset_id, judge_prompt="Is it helpful?")
+    client.datasets.adapt(dataset_id, column_mapping=MAPPING, brand_controls={"length": "concise"})
+    assert wait(client, dataset_id).status == "succeeded"
+    rubric = "Judge how helpful the response is."
+    made = client.datasets.custom_evals.create(dataset_id, judge_prompt=rubric, name="helpful")
+    assert made.status == "pending" and made.name == "helpful"
+    deadline = time.monotonic() + 60
+    ev = made
+    while ev.status not in ("succeeded", "failed") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ev = client.datasets.custom_evals.get(made.custom_eval_id, dataset_id=dataset_id)
+    assert ev.status == "succeeded", ev
+    assert ev.scored_rows == 6
+    # the stub judge gives longer answers higher scores: the adapted ones are longer
+    assert ev.score_before is not None and ev.score_after is not None
+    assert ev.score_after > ev.score_before and ev.improvement_percent is not None
+    listed = client.datasets.custom_evals.list(dataset_id).items
+    assert [e.custom_eval_id for e in listed] == [made.custom_eval_id]
+    with pytest.raises(adaption.BadRequestError):
+        client.datasets.custom_evals.create(dataset_id, judge_prompt="  ")
+    with pytest.raises(adaption.NotFoundError):
+        client.datasets.custom_evals.get("ceval_missing", dataset_id=dataset_id)
+
+
+def test_reasoning_max_rows_blueprint_and_the_stored_expansion(
+    server: LiveServer,
+    model: ModelServer,
+    client: adaption.Adaption,
+    key: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    data = rows(5, ("[[badjson]]",), start=180)
+    dataset_id = upload(client, tmp_path, data)
+    http = native_client(server, key)
+    blueprint = "Answer as a museum guide would."
+    first = client.datasets.adapt(
+        dataset_id,
+        column_mapping=MAPPING,
+        recipe_specification={"recipes": {"reasoning_traces": True}},
+        brand_controls={"blueprint": blueprint},
+    )
+    assert wait(client, dataset_id).status == "succeeded"
+    report = run_of(http, dataset_id, first.run_id or "")["report"]
+    assert report["recipes"]["reasoning_traces"]["reasons"] == {"the answer is not valid JSON": 1}
+    records = native_rows(http, dataset_id)
+    assert all(r["completion"].startswith("<think>\n") for r in records[:5])
+    assert "<think>" not in records[5]["completion"]  # the [[badjson]] row's reasoning failed
+    assert any(blueprint.encode() in body for body in model.seen)  # the completion's system
+
+    second = client.datasets.adapt(
+        dataset_id,
+        column_mapping=MAPPING,
+        recipe_specification={"recipes": {"prompt_rephrase": True}},
+        job_specification={"max_rows": 2},
+    )
+    assert wait(client, dataset_id).status == "succeeded"
+    assert run_of(http, dataset_id, second.run_id or "")["report"]["rows_processed"] == 2
+    now = native_rows(http, dataset_id)
+    assert [r["prompt"].startswith("Could you tell me:") for r in now] == [True, True] + [False] * 4
+
+    def added_by_estimate() -> int:
+        body = {"column_mapping": MAPPING, "estimate": True}
+        return int(
+            http.post(f"/datasets/{dataset_id}/runs", json=body).json()["estimate"]["rows_added"]
+        )
+
+    expansion = {"type": "translate", "languages": ["it"], "sample_rate": 1.0}
+    client.datasets.adapt(dataset_id, column_mapping=MAPPING, language_expansion=expansion)
+    assert wait(client, dataset_id).status == "succeeded"
+    # a copy of each row but the [[badjson]] one, whose translation is not JSON either
+    assert client.datasets.get(dataset_id).row_count == 11
+    assert added_by_estimate() == 11  # omitted: the stored expansion still applies
+    client.datasets.adapt(
+        dataset_id,
+        column_mapping=MAPPING,
+        recipe_specification={"recipes": {"deduplication": False}},  # the stub's "[Italian] …"
+        language_expansion=None,  # copies would count as near duplicates of their sources
+    )
+    assert wait(client, dataset_id).status == "succeeded"
+    assert client.datasets.get(dataset_id).row_count == 11  # null: no expansion ...
+    assert added_by_estimate() == 0  # ... and none stored any more

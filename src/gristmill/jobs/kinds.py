@@ -7,9 +7,11 @@ def register_all() -> None:
     from gristmill.services.datasets.ingest_job import register_ingest
     from gristmill.services.logs.log_dataset_job import register_log_dataset_sync
     from gristmill.services.quality.evaluation import register_evaluation
+    from gristmill.services.runs.custom_evals import register_custom_eval
     from gristmill.services.runs.job import register_run
 
     register_ingest()
     register_log_dataset_sync()
     register_evaluation()
     register_run()
+    register_custom_eval()

@@ -314,6 +314,28 @@ class RunCall(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CustomEval(Base):
+    """An LLM judge's rubric scored on a sample of rows before and after a run."""
+
+    __tablename__ = "custom_evals"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    run_id: Mapped[str] = mapped_column(String(40))
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    name: Mapped[str | None] = mapped_column(String(300), default=None)
+    judge_prompt: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    score_before: Mapped[float | None] = mapped_column(Float, default=None)
+    score_after: Mapped[float | None] = mapped_column(Float, default=None)
+    scored_rows: Mapped[int | None] = mapped_column(Integer, default=None)
+    report: Mapped[JSONDict | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class PresignedUpload(Base):
     """A single-PUT upload URL handed to a client; it expires and works once."""
 

@@ -7,7 +7,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gristmill.api.envelopes import Doors
-from gristmill.api.flavors.adaption import datasets, uploads
+from gristmill.api.flavors.adaption import custom_evals, datasets, uploads
 from gristmill.api.flavors.adaption.wire import render_error
 from gristmill.services.files.presigned import URL_PATH
 
@@ -45,6 +45,7 @@ def mount(app: FastAPI, doors: Doors) -> None:
     # uploads first: its literal `/upload/...` paths must win over `/{dataset_id}/...`.
     app.include_router(uploads.router, prefix=PREFIX)
     app.include_router(datasets.router, prefix=PREFIX)
+    app.include_router(custom_evals.router, prefix=PREFIX)
     app.include_router(uploads.presigned_router)
     doors.register(PREFIX, render_error)
     doors.register(URL_PATH.rstrip("/"), render_error)

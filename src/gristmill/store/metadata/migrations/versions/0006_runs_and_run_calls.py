@@ -1,4 +1,5 @@
-"""adaptation runs, their checkpointed model answers, and the run shown on a dataset
+"""adaptation runs, their checkpointed model answers, custom judge evaluations, and the
+run shown on a dataset
 
 Revision ID: 0006
 Revises: 0005
@@ -51,6 +52,25 @@ def upgrade() -> None:
         sa.Column("answer", JSON, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "custom_evals",
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("account_id", sa.String(40), nullable=False),
+        sa.Column("dataset_id", sa.String(40), nullable=False),
+        sa.Column("run_id", sa.String(40), nullable=False),
+        sa.Column("job_id", sa.String(40), nullable=True),
+        sa.Column("name", sa.String(300), nullable=True),
+        sa.Column("judge_prompt", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("score_before", sa.Float(), nullable=True),
+        sa.Column("score_after", sa.Float(), nullable=True),
+        sa.Column("scored_rows", sa.Integer(), nullable=True),
+        sa.Column("report", JSON, nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_custom_evals_dataset_id", "custom_evals", ["dataset_id"])
     with op.batch_alter_table("datasets") as batch:
         batch.add_column(sa.Column("run_summary", JSON, nullable=True))
 
@@ -58,6 +78,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("datasets") as batch:
         batch.drop_column("run_summary")
+    op.drop_index("ix_custom_evals_dataset_id", table_name="custom_evals")
+    op.drop_table("custom_evals")
     op.drop_table("run_calls")
     op.drop_index("ix_runs_dataset_id", table_name="runs")
     op.drop_table("runs")
