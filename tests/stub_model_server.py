@@ -27,12 +27,13 @@ import socket
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from gristmill.pipeline.recipes import judge, rewrites, translate
 from gristmill.pipeline.tokens import encoding
 from tests.quality.corpus import documented
+from tests.stub_openai_upstream import LocalServer
 
 SENTENCE_WORDS = {"one or two sentences": 35, "concisely": 110, "in detail": 300}
 
@@ -189,13 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
             return False
 
 
-class ModelServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    request_queue_size = 256  # a run's burst of connections must not be refused
-
+class ModelServer(LocalServer):
     def __init__(self, delay: float = 5.0, latency: float = 0.0):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.delay = delay
         self.latency = latency  # seconds every answer takes
         self.lock = threading.Lock()
@@ -204,21 +201,6 @@ class ModelServer(ThreadingHTTPServer):
         self.successes: Counter[tuple[str, str]] = Counter()
         self.hold_after: int | None = None
         self.holding = threading.Event()
-        self.release = threading.Event()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-    def __enter__(self) -> ModelServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.shutdown()
-        self.server_close()
 
 
 def run_env(server: ModelServer, *, timeout: float = 2.0) -> dict[str, str]:

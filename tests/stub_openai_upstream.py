@@ -20,7 +20,9 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
+
+S = TypeVar("S", bound="LocalServer")
 
 
 def words(text: str) -> int:
@@ -151,28 +153,38 @@ class _Handler(BaseHTTPRequestHandler):
         self._event("[DONE]")
 
 
-class StubServer(ThreadingHTTPServer):
-    daemon_threads = True
+class LocalServer(ThreadingHTTPServer):
+    """A threaded HTTP server on a free port of 127.0.0.1, serving while in a `with`."""
 
-    def __init__(self, delay: float = 5.0):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.delay = delay
-        self.received: list[dict[str, Any]] = []
-        self.held = threading.Event()  # a `stub-held` stream sent its first piece and waits
-        self.release = threading.Event()  # ... for this
+    daemon_threads = True
+    request_queue_size = 256  # a burst of connections must not be refused
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
+        self.release = threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
-    def __enter__(self) -> StubServer:
+    def __enter__(self: S) -> S:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release.set()  # whatever waits for it gives up
         self.shutdown()
         self.server_close()
+
+
+class StubServer(LocalServer):
+    def __init__(self, delay: float = 5.0):
+        super().__init__(_Handler)
+        self.delay = delay
+        self.received: list[dict[str, Any]] = []
+        self.held = threading.Event()  # a `stub-held` stream sent its first piece and waits
+        # ... for `release`
 
 
 def gateway_env(stub: StubServer, timeout: float = 1.0) -> dict[str, str]:

@@ -52,15 +52,14 @@ def write_chat_jsonl(path: Path) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
-@pytest.fixture
-def hub(backend: Backend, tmp_path: Path) -> Iterator[Hub]:
+def open_hub(backend: Backend, tmp_path: Path, settings: dict[str, str]) -> Hub:
+    """A hub in this process on the backend, with a 2 s job lease and these settings; its
+    `env` is what a worker process needs to share it."""
     env = {
         **backend.env,
         "GRISTMILL_DATA_DIR": str(tmp_path / "data"),
         "GRISTMILL_JOB_LEASE_SECONDS": "2",
-        # evaluations in one process, in tasks of 5,000 rows: one at a time, slow to finish
-        "GRISTMILL_EVALUATION_PROCESSES": "1",
-        "GRISTMILL_EVALUATION_TASK_ROWS": "5000",
+        **settings,
     }
     old = dict(os.environ)
     os.environ.update(env)
@@ -70,6 +69,17 @@ def hub(backend: Backend, tmp_path: Path) -> Iterator[Hub]:
         os.environ.clear()
         os.environ.update(old)
     h.env = {**old, **env}  # type: ignore[attr-defined]
+    return h
+
+
+@pytest.fixture
+def hub(backend: Backend, tmp_path: Path) -> Iterator[Hub]:
+    # evaluations in one process, in tasks of 5,000 rows: one at a time, slow to finish
+    h = open_hub(
+        backend,
+        tmp_path,
+        {"GRISTMILL_EVALUATION_PROCESSES": "1", "GRISTMILL_EVALUATION_TASK_ROWS": "5000"},
+    )
     yield h
     h.close()
 

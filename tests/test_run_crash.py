@@ -5,7 +5,6 @@ holds every row once."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,11 @@ from gristmill.jobs.worker import Worker
 from gristmill.services.accounts import Principal, issue_key
 from gristmill.services.datasets import datasets
 from gristmill.services.runs import runs
-from gristmill.settings import Settings
 from gristmill.store.metadata.models import Datapoint, Job, Run, RunCall
 from tests.quality.corpus import documented
 from tests.stub_model_server import ModelServer, run_env
 from tests.support import Backend
-from tests.test_jobs import signal_group, start_worker, wait_until
+from tests.test_jobs import open_hub, signal_group, start_worker, wait_until
 
 ROWS = 60
 ANSWERED_BEFORE_THE_CRASH = 30
@@ -38,21 +36,11 @@ def model() -> Iterator[ModelServer]:
 
 @pytest.fixture
 def hub(backend: Backend, model: ModelServer, tmp_path: Path) -> Iterator[Hub]:
-    env = {
-        **backend.env,
-        **run_env(model, timeout=10.0),
-        "GRISTMILL_DATA_DIR": str(tmp_path / "data"),
-        "GRISTMILL_JOB_LEASE_SECONDS": "2",
-        "GRISTMILL_RUN_CONCURRENCY": "4",
-    }
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        h = Hub.open(Settings())
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    h.env = {**old, **env}  # type: ignore[attr-defined]
+    h = open_hub(
+        backend,
+        tmp_path,
+        {**run_env(model, timeout=10.0), "GRISTMILL_RUN_CONCURRENCY": "4"},
+    )
     yield h
     h.close()
 
