@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +36,9 @@ PASSED_PREFIXES = ("openai-", "x-ratelimit-")
 LOG_ID_HEADER = "cf-aig-log-id"
 
 log = logging.getLogger("gristmill.gateway")
+
+
+Recorder = Callable[[str, LogEntry], Awaitable[None]]
 
 
 class UpstreamFailed(ServiceError):
@@ -104,10 +107,18 @@ def _error_message(body: Any) -> str:
 class Forwarder:
     """One per server: a pooled HTTP client to the upstreams, created on first use."""
 
-    def __init__(self, hub: Hub, limits: httpx.Limits | None = None, gateway_seconds: float = 0.0):
+    def __init__(
+        self,
+        hub: Hub,
+        limits: httpx.Limits | None = None,
+        gateway_seconds: float = 0.0,
+        recorder: Recorder | None = None,
+    ):
         """`gateway_seconds`: how long a gateway's settings are remembered (0: read on
-        every call); a run's own forwarders remember theirs, which nobody else edits."""
+        every call); a run's own forwarders remember theirs, which nobody else edits.
+        `recorder` writes a call's log (default: its own transaction, in a thread)."""
         self.hub = hub
+        self.recorder = recorder
         self.limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self._gateways: TTLCache[tuple[str, str], Gateway] = TTLCache(gateway_seconds)
         self._client: httpx.AsyncClient | None = None
@@ -190,7 +201,10 @@ class _Exchange:
         entry = replace(self.entry, duration_ms=ms, **fields)
         with anyio.CancelScope(shield=True):  # a client that hangs up still gets its log
             try:
-                await anyio.to_thread.run_sync(record_log, self.f.hub, self.account_id, entry)
+                if self.f.recorder is not None:
+                    await self.f.recorder(self.account_id, entry)
+                else:
+                    await anyio.to_thread.run_sync(record_log, self.f.hub, self.account_id, entry)
             except Exception:  # the caller's reply matters more than its log
                 log.exception("could not record gateway log %s", entry.id)
 

@@ -15,12 +15,12 @@ import anyio
 import httpx
 import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from gristmill.hub import Hub
 from gristmill.pipeline.recipes.base import Answer, Ask, tokens_of
 from gristmill.services.logs.gateway_proxy import Call, Forwarder, UpstreamFailed, UpstreamTimeout
 from gristmill.services.logs.pricing import cost_of, price_of
+from gristmill.services.runs.group_writer import GroupWriter
 from gristmill.store.metadata.models import RunCall
 
 GATEWAY = "gristmill-runs"  # the gateway whose logs hold every run's calls
@@ -118,7 +118,11 @@ class ModelClient:
             max_connections=CONNECTIONS_PER_CLIENT, max_keepalive_connections=CONNECTIONS_PER_CLIENT
         )
         shards = -(-settings.run_concurrency // CONNECTIONS_PER_CLIENT)
-        self.forwarders = [Forwarder(hub, limits, gateway_seconds=60) for _ in range(shards)]
+        self.writer = GroupWriter(hub, run_id)
+        self.forwarders = [
+            Forwarder(hub, limits, gateway_seconds=60, recorder=self.writer.log)
+            for _ in range(shards)
+        ]
         self._next = 0
         self.usage = Usage()
         self.spent = 0.0
@@ -174,7 +178,9 @@ class ModelClient:
         usage.tokens_in += tin or 0
         usage.tokens_out += tout or 0
         usage.cost_usd += cost
-        await anyio.to_thread.run_sync(self._store, key, answer)
+        await self.writer.checkpoint(
+            key, {"text": answer.text, "finish_reason": answer.finish_reason}
+        )
         return answer
 
     async def _call(self, body: bytes, recipe: str) -> bytes:
@@ -219,11 +225,3 @@ class ModelClient:
             return s.scalar(
                 select(RunCall.answer).where(RunCall.run_id == self.run_id, RunCall.key == key)
             )
-
-    def _store(self, key: str, answer: Answer) -> None:
-        value = {"text": answer.text, "finish_reason": answer.finish_reason}
-        try:
-            with self.hub.db.session() as s:
-                s.add(RunCall(run_id=self.run_id, key=key, answer=value))
-        except IntegrityError:  # the same request twice in one run: the first answer stands
-            pass
