@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,12 @@ else:
 wall = time.perf_counter() - t
 cpu1 = resource.getrusage(resource.RUSAGE_SELF)
 run = runs.get_run(hub, caller.account_id, started.run.id)
+from sqlalchemy import func, select
+from gristmill.store.metadata.models import InferenceLog
+with hub.db.session() as s:
+    call_ms = s.scalar(select(func.avg(InferenceLog.duration_ms)))
 print(json.dumps({
+    "call_ms": float(call_ms or 0),
     "rows": rows, "wall": wall, "status": run.status, "error": run.error,
     "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
     "calls": run.report["calls"] if run.report else None,
@@ -116,7 +122,10 @@ def main() -> None:
     limit = CONCURRENCY / LATENCY
     with ModelServer(latency=LATENCY) as model, tempfile.TemporaryDirectory() as tmp:
         small = measure(max(args.rows // 5, 100), model, Path(tmp))
+        before = resource.getrusage(resource.RUSAGE_SELF)
         full = measure(args.rows, model, Path(tmp))
+        after = resource.getrusage(resource.RUSAGE_SELF)
+    stub_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     for r in (small, full):
         assert r["status"] == "succeeded", r
     rate = full["rows"] / full["wall"]
@@ -131,6 +140,11 @@ def main() -> None:
     print(
         f"  Gristmill's own CPU: {full['cpu'] / full['rows'] * 1000:.2f} ms per row "
         f"({full['cpu']:.1f} s over the run, 2 cores)"
+    )
+    print(
+        f"  a call takes {full['call_ms']:.0f} ms on average as the gateway sees it "
+        f"(the model answers in {LATENCY * 1000:.0f} ms); the model server's own CPU "
+        f"(in this process): {stub_cpu:.1f} s"
     )
     print(
         f"  estimate said {full['estimate_minutes'] * 60:.1f} s at the configured seconds per call"

@@ -130,6 +130,7 @@ class ModelClient:
         self.stopped: str | None = None  # why the run stops, once it must
 
     async def aclose(self) -> None:
+        await self.writer.drain()
         for forwarder in self.forwarders:
             await forwarder.aclose()
 
