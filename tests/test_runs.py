@@ -515,3 +515,15 @@ def test_reasoning_max_rows_blueprint_and_the_stored_expansion(
     assert wait(client, dataset_id).status == "succeeded"
     assert client.datasets.get(dataset_id).row_count == 11  # null: no expansion ...
     assert added_by_estimate() == 0  # ... and none stored any more
+
+
+def test_deleting_a_dataset_takes_its_runs(
+    server: LiveServer, client: adaption.Adaption, key: dict[str, str], tmp_path: Path
+) -> None:
+    dataset_id = upload(client, tmp_path, rows(3, start=395))
+    started = client.datasets.adapt(dataset_id, column_mapping=MAPPING)
+    assert wait(client, dataset_id).status == "succeeded"
+    http = native_client(server, key)
+    assert http.get(f"/datasets/{dataset_id}/runs/{started.run_id}").status_code == 200
+    client.datasets.delete(dataset_id)
+    assert http.get(f"/datasets/{dataset_id}/runs/{started.run_id}").status_code == 404

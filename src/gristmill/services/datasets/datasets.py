@@ -19,6 +19,7 @@ from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.files.file_datasets import blob_still_needed
 from gristmill.services.streams import store_stream
 from gristmill.store.metadata.models import (
+    CustomEval,
     Datapoint,
     Dataset,
     DatasetRowError,
@@ -27,6 +28,8 @@ from gristmill.store.metadata.models import (
     EvaluationFlag,
     Job,
     PresignedUpload,
+    Run,
+    RunCall,
 )
 
 SCHEMA_TYPES = ("chat", "generation", "preference", "reranking_questions", "json")
@@ -293,7 +296,18 @@ def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
         source = None  # the OpenAI file it came from still holds these bytes
     evaluations = select(Evaluation.id).where(Evaluation.dataset_id == ds.id)
     s.execute(delete(EvaluationFlag).where(EvaluationFlag.evaluation_id.in_(evaluations)))
-    for model in (Datapoint, DatasetRowError, DatasetVersion, PresignedUpload, Evaluation):
+    judged = select(CustomEval.id).where(CustomEval.dataset_id == ds.id)
+    runs = select(Run.id).where(Run.dataset_id == ds.id)
+    s.execute(delete(RunCall).where(RunCall.run_id.in_(runs) | RunCall.run_id.in_(judged)))
+    for model in (
+        Datapoint,
+        DatasetRowError,
+        DatasetVersion,
+        PresignedUpload,
+        Evaluation,
+        Run,
+        CustomEval,
+    ):
         s.execute(delete(model).where(model.dataset_id == ds.id))
     s.delete(ds)
     blobs = [*keys, *([source] if source else [])]
