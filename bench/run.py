@@ -1,16 +1,20 @@
 """Benchmark: an adaptation run of 10,000 rows against a model server that answers every call
 in 200 ms, with 64 calls in flight: rows/s against the physical limit (64 / 0.2 s = 320
-calls/s, one call per row), Gristmill's own CPU time per row, and the run's peak RSS at a
-fifth of the rows and at all of them (flat is the goal).
+calls/s, one call per row) and against a bare httpx client making the same calls in the same
+run, Gristmill's own CPU time per row, and the run's peak RSS at a fifth of the rows and at
+all of them (flat is the goal; the peak is reset when the run starts, so the ingest and
+evaluation before it do not count).
 
 Run from the repository root:
 
     .venv/bin/python bench/run.py                 # 10,000 rows
     .venv/bin/python bench/run.py --rows 2000     # smoke test
+    BENCH_PROFILE=/tmp/run.prof .venv/bin/python bench/run.py   # + cProfile of the run job
 
-The model server (`tests/stub_model_server.py`, a real HTTP chat-completions server) runs in
-this process; the run runs in a fresh child process on SQLite + local blobs, as a worker
-would run it: the ingest, its evaluation, then the run job, of which only the run is timed.
+The model server is `bench/fast_model.py` (uvicorn, its own process: the suite's threaded
+stub tops out near 200 calls/s by itself); the run runs in a fresh child process on SQLite +
+local blobs, as a worker would run it: the ingest, its evaluation, then the run job, of which
+only the run is timed.
 Not part of the test suite.
 """
 
@@ -19,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.stub_model_server import ModelServer, run_env  # noqa: E402
+from tests.support import free_port, wait_for  # noqa: E402
 
 CONCURRENCY = 64
 LATENCY = 0.2
@@ -73,6 +76,8 @@ started = runs.start_run(hub, caller.account_id, ds.id, {
     "column_mapping": {"prompt": "prompt", "completion": "completion"},
     "recipe_specification": {"recipes": {"prompt_rephrase": True, "deduplication": False}},
 })
+with open("/proc/self/clear_refs", "w") as fh:  # the peak RSS from here on is the run's
+    fh.write("5")
 cpu0 = resource.getrusage(resource.RUSAGE_SELF)
 t = time.perf_counter()
 import os
@@ -97,11 +102,50 @@ print(json.dumps({
 """
 
 
-def measure(rows: int, model: ModelServer, work: Path) -> dict[str, Any]:
+REFERENCE = """
+import asyncio, json, sys, time
+import httpx
+
+url, n, concurrency, per_client = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 8
+body = json.dumps({"model": "stub-model", "max_tokens": 100, "messages": [
+    {"role": "system", "content": "Rewrite the user's prompt."},
+    {"role": "user", "content": "Question 1: how would you explain topic number 1?"}]}).encode()
+
+
+async def main():
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    clients = [httpx.AsyncClient(limits=limits) for _ in range(-(-concurrency // per_client))]
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(i):
+        async with slots:
+            r = await clients[i % len(clients)].post(
+                url + "/chat/completions", content=body,
+                headers={"content-type": "application/json"})
+            r.json()
+
+    t = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    print(json.dumps({"rate": n / (time.perf_counter() - t)}))
+
+asyncio.run(main())
+"""
+
+
+def model_env(url: str) -> dict[str, str]:
+    return {
+        "GRISTMILL_UPSTREAMS": json.dumps({"openai": {"base_url": url}}),
+        "GRISTMILL_GATEWAY_TIMEOUT_SECONDS": "30",
+        "GRISTMILL_RUN_MODEL": "openai/stub-model",
+        "GRISTMILL_MODEL_PRICES": json.dumps({"stub-model": [1.0, 2.0]}),
+    }
+
+
+def measure(rows: int, url: str, work: Path) -> dict[str, Any]:
     data = work / f"data-{rows}"
     env = {
         **os.environ,
-        **run_env(model, timeout=30.0),
+        **model_env(url),
         "GRISTMILL_DATA_DIR": str(data),
         "GRISTMILL_RUN_CONCURRENCY": str(CONCURRENCY),
         "PYTHONPATH": str(REPO / "src"),
@@ -120,12 +164,26 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=10_000)
     args = p.parse_args()
     limit = CONCURRENCY / LATENCY
-    with ModelServer(latency=LATENCY) as model, tempfile.TemporaryDirectory() as tmp:
-        small = measure(max(args.rows // 5, 100), model, Path(tmp))
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        full = measure(args.rows, model, Path(tmp))
-        after = resource.getrusage(resource.RUSAGE_SELF)
-    stub_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "fast_model.py"), str(port), str(LATENCY)]
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", server)
+        with tempfile.TemporaryDirectory() as tmp:
+            small = measure(max(args.rows // 5, 100), url, Path(tmp))
+            full = measure(args.rows, url, Path(tmp))
+        ref = subprocess.run(
+            [sys.executable, "-c", REFERENCE, url, str(args.rows), str(CONCURRENCY)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        reference = json.loads(ref.stdout)["rate"]
+    finally:
+        server.terminate()
+        server.wait(10)
     for r in (small, full):
         assert r["status"] == "succeeded", r
     rate = full["rows"] / full["wall"]
@@ -138,13 +196,17 @@ def main() -> None:
         f"calls/s; ratio {rate / limit:.2f}x (goal >= 0.9x)"
     )
     print(
+        f"  reference: a bare httpx client making the same number of calls, 64 in flight: "
+        f"{reference:,.0f} calls/s ({reference / limit:.2f}x the limit); Gristmill "
+        f"{rate / reference:.2f}x of it"
+    )
+    print(
         f"  Gristmill's own CPU: {full['cpu'] / full['rows'] * 1000:.2f} ms per row "
         f"({full['cpu']:.1f} s over the run, 2 cores)"
     )
     print(
         f"  a call takes {full['call_ms']:.0f} ms on average as the gateway sees it "
-        f"(the model answers in {LATENCY * 1000:.0f} ms); the model server's own CPU "
-        f"(in this process): {stub_cpu:.1f} s"
+        f"(the model answers in {LATENCY * 1000:.0f} ms)"
     )
     print(
         f"  estimate said {full['estimate_minutes'] * 60:.1f} s at the configured seconds per call"
