@@ -527,3 +527,29 @@ def test_deleting_a_dataset_takes_its_runs(
     assert http.get(f"/datasets/{dataset_id}/runs/{started.run_id}").status_code == 200
     client.datasets.delete(dataset_id)
     assert http.get(f"/datasets/{dataset_id}/runs/{started.run_id}").status_code == 404
+
+
+def test_a_run_starts_from_the_live_rows_not_a_stale_head(
+    server: LiveServer, client: adaption.Adaption, key: dict[str, str], tmp_path: Path
+) -> None:
+    chats = [
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in (r.values() for r in rows(4, start=300))
+    ]
+    path = tmp_path / "chats.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in chats))
+    made = client.datasets.upload_file(path, name="live-rows-chat")
+    assert wait(client, made.dataset_id).status == "succeeded"
+    http = native_client(server, key)
+    doomed = http.get(f"/datasets/{made.dataset_id}/rows").json()["data"][0]["id"]
+    gone = httpx.request(  # deleted through the TensorZero door, after version 1 was cut
+        "DELETE",
+        f"{server.base_url}/v1/datasets/live-rows-chat/datapoints",
+        json={"ids": [doomed]},
+        headers={"Authorization": f"Bearer {key['api_key']}"},
+    )
+    assert gone.status_code == 200 and gone.json()["num_deleted_datapoints"] == 1, gone.text
+    client.datasets.adapt(made.dataset_id, column_mapping={"chat": "messages"})
+    assert wait(client, made.dataset_id).status == "succeeded"
+    ids = [r["id"] for r in http.get(f"/datasets/{made.dataset_id}/rows").json()["data"]]
+    assert len(ids) == 3 and doomed not in ids
