@@ -553,3 +553,27 @@ def test_a_run_starts_from_the_live_rows_not_a_stale_head(
     assert wait(client, made.dataset_id).status == "succeeded"
     ids = [r["id"] for r in http.get(f"/datasets/{made.dataset_id}/rows").json()["data"]]
     assert len(ids) == 3 and doomed not in ids
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'{"column_mapping": {"prompt": "prompt"}, "brand_controls": {"length": []}}',
+         "brand_controls.length"),
+        (b'{"column_mapping": {"prompt": "prompt"}, "job_specification": {"max_rows": 1e999}}',
+         "job_specification.max_rows"),
+        (b'{"column_mapping": {"prompt": "prompt"}, "max_cost": NaN}', "max_cost"),
+        (b'{"column_mapping": {"prompt": 7}}', "column_mapping.prompt"),
+        (b'{"column_mapping": "prompt"}', "column_mapping"),
+    ],
+)  # fmt: skip
+def test_odd_json_is_a_400_not_a_500(
+    server: LiveServer, key: dict[str, str], small: str, raw: bytes, param: str
+) -> None:
+    resp = httpx.post(
+        f"{server.base_url}/api/v1/datasets/{small}/run",
+        content=raw,
+        headers={"Authorization": f"Bearer {key['api_key']}", "content-type": "application/json"},
+    )
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["param"] == param

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,7 +132,7 @@ async def adapt_in_order(
     keep: Callable[[dict[str, Any]], bool],
     process: Callable[[dict[str, Any]], bool],
     window: int,
-) -> AsyncIterator[tuple[dict[str, Any], RowOutcome]]:
+) -> AsyncGenerator[tuple[dict[str, Any], RowOutcome], None]:
     """Each kept row and its outcome, in row order, with up to `window` rows in flight.
     Rows `process` declines pass through unchanged. Stops early when the client stops."""
     pending: deque[tuple[dict[str, Any], Awaitable[RowOutcome]]] = deque()
@@ -144,25 +144,26 @@ async def adapt_in_order(
         except RunStopped:
             return None
 
-    for row in rows:
-        if not keep(row):
-            continue
-        if process(row):
-            pending.append((row, asyncio.ensure_future(adapter.adapt(row))))
-        else:
-            pending.append((row, _ready(RowOutcome(rows=[row]))))
-        while len(pending) >= window:
+    try:
+        for row in rows:
+            if not keep(row):
+                continue
+            if process(row):
+                pending.append((row, asyncio.ensure_future(adapter.adapt(row))))
+            else:
+                pending.append((row, _ready(RowOutcome(rows=[row]))))
+            while len(pending) >= window:
+                done = await settle()
+                if done is None:
+                    return
+                yield done
+        while pending:
             done = await settle()
             if done is None:
-                await _cancel(pending)
                 return
             yield done
-    while pending:
-        done = await settle()
-        if done is None:
-            await _cancel(pending)
-            return
-        yield done
+    finally:  # stopped, failed or abandoned: nothing is left running
+        await _cancel(pending)
 
 
 def _ready(outcome: RowOutcome) -> Awaitable[RowOutcome]:

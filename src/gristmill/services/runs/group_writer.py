@@ -58,25 +58,30 @@ class GroupWriter:
             logs, self._logs = self._logs, []
             answers, self._answers = self._answers, []
             try:
-                await anyio.to_thread.run_sync(self._write, logs, answers)
+                await anyio.to_thread.run_sync(self._write_logs, logs)
+            except Exception:  # a run's answers matter more than its logs
+                log.exception("could not write %d run logs", len(logs))
+            for *_, done in logs:
+                done.set_result(None)
+            try:
+                await anyio.to_thread.run_sync(self._write_answers, answers)
             except Exception as exc:
                 for _, _, done in answers:
                     done.set_exception(exc)
-                log.exception("could not write %d run logs", len(logs))
                 continue
-            for *_, done in (*logs, *answers):
+            for _, _, done in answers:
                 done.set_result(None)
 
-    def _write(
-        self,
-        logs: list[tuple[str, LogEntry, asyncio.Future[None]]],
-        answers: list[tuple[str, dict[str, Any], asyncio.Future[None]]],
-    ) -> None:
+    def _write_logs(self, logs: list[tuple[str, LogEntry, asyncio.Future[None]]]) -> None:
         by_account: dict[str, list[LogEntry]] = {}
         for account_id, entry, _ in logs:
             by_account.setdefault(account_id, []).append(entry)
         for account_id, entries in by_account.items():
             record_logs(self.hub, account_id, entries)
+
+    def _write_answers(
+        self, answers: list[tuple[str, dict[str, Any], asyncio.Future[None]]]
+    ) -> None:
         if not answers:
             return
         keys = {key: answer for key, answer, _ in answers}  # the same request twice: one row

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from contextlib import aclosing
 from typing import Any, cast
 
 import anyio
@@ -154,6 +155,9 @@ def run_adaptation(ctx: JobContext) -> dict[str, Any]:
             _finish(hub, run_id, status, reason, report)
             return {"run_id": run_id, "status": status}
         version_id = _publish(ctx, run_id, dataset_id, account_id, snap, report)
+    if version_id is None:
+        _finish(hub, run_id, "cancelled", "The run was cancelled.", report)
+        return {"run_id": run_id, "status": "cancelled"}
     return {"run_id": run_id, "status": "succeeded", "version_id": version_id}
 
 
@@ -188,35 +192,36 @@ async def _adapt_all(
             _rows(path), adapter, keep=lambda r: r["id"] not in drop, process=process,
             window=window,
         )  # fmt: skip
-        async for source, outcome in rows:
-            tally.add(source, outcome)
-            if fresh_ids:  # a new dataset's rows are new datapoints
-                batch.extend({**r, "id": str(uuid7())} for r in outcome.rows)
-            else:
-                batch.extend(outcome.rows)
-            if len(batch) >= versions.BATCH:
-                snap.add(batch)
-                batch = []
-            done += 1
-            if time.monotonic() - last >= PROGRESS_EVERY:
-                last = time.monotonic()
-                ctx.progress(done + tally.duplicates_removed, total)
-                stop = await anyio.to_thread.run_sync(
-                    _progress, hub, run_id, done + tally.duplicates_removed, total
-                )
-                if stop:
-                    cancelled = True
-                    if client is not None:
-                        client.stop("The run was cancelled.")
-                    else:
-                        break
+        async with aclosing(rows):
+            async for source, outcome in rows:
+                tally.add(source, outcome)
+                if fresh_ids:  # a new dataset's rows are new datapoints
+                    batch.extend({**r, "id": str(uuid7())} for r in outcome.rows)
+                else:
+                    batch.extend(outcome.rows)
+                if len(batch) >= versions.BATCH:
+                    snap.add(batch)
+                    batch = []
+                done += 1
+                if time.monotonic() - last >= PROGRESS_EVERY:
+                    last = time.monotonic()
+                    ctx.progress(done + tally.duplicates_removed, total)
+                    stop = await anyio.to_thread.run_sync(
+                        _progress, hub, run_id, done + tally.duplicates_removed, total
+                    )
+                    if stop:
+                        cancelled = True
+                        if client is not None:
+                            client.stop("The run was cancelled.")
+                        else:
+                            break
         snap.add(batch)
         tally.rows_processed = min(done, limit) if limit is not None else done
     finally:
         if client is not None:
             await client.aclose()
-    if not cancelled:
-        await anyio.to_thread.run_sync(_progress, hub, run_id, total, total)
+    if not cancelled:  # asked to stop at the very end: still cancelled
+        cancelled = await anyio.to_thread.run_sync(_progress, hub, run_id, total, total)
     return cancelled
 
 
@@ -289,19 +294,22 @@ def _publish(
     account_id: str,
     snap: versions.SnapshotFile,
     report: dict[str, Any],
-) -> str:
+) -> str | None:
+    """Publish the version; None (and nothing published) when the run was cancelled or its
+    dataset deleted meanwhile."""
     hub = ctx.hub
-    version_id = "ver_" + run_id.removeprefix("run_")  # a retry rewrites the same blob
-    key = f"versions/{account_id}/{dataset_id}/{version_id}.parquet"
+    version_id = "ver_" + run_id.removeprefix("run_")
+    # the attempt in the key: an attempt that lost its lease deletes only its own blob
+    key = f"versions/{account_id}/{dataset_id}/{version_id}.{ctx.job.attempts}.parquet"
     rows, size = snap.publish(hub, key)
     try:
         with hub.db.session() as s:
             ctx.hold_lease(s)
             ds = s.get(Dataset, dataset_id)
             run = s.get(Run, run_id)
-            if ds is None or run is None:
+            if ds is None or run is None or run.cancel_requested:
                 hub.blobs.delete(key)
-                return version_id
+                return None
             s.execute(
                 delete(Datapoint).where(
                     Datapoint.dataset_id == dataset_id, Datapoint.staled_at.is_(None)

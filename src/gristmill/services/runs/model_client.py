@@ -154,8 +154,11 @@ class ModelClient:
         usage = self.usage.of(recipe)
         if self.resume:
             stored = await anyio.to_thread.run_sync(self._load, key)
-            if stored is not None:
+            if stored is not None:  # paid for by an earlier attempt, and counted again here
                 usage.cached += 1
+                cost = float(stored.get("cost_usd") or 0.0)
+                self.spent += cost
+                usage.cost_usd += cost
                 return Answer(stored["text"], stored.get("finish_reason"))
         async with self.slots:
             if self.stopped:
@@ -180,7 +183,7 @@ class ModelClient:
         usage.tokens_out += tout or 0
         usage.cost_usd += cost
         await self.writer.checkpoint(
-            key, {"text": answer.text, "finish_reason": answer.finish_reason}
+            key, {"text": answer.text, "finish_reason": answer.finish_reason, "cost_usd": cost}
         )
         return answer
 

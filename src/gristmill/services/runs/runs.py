@@ -192,6 +192,11 @@ def start_expansion(
     key = body.get("idempotency_key")
     if key is not None:
         earlier = _by_key(hub, account_id, key) if isinstance(key, str) else None
+        if earlier is not None and earlier.target_dataset_id is None:
+            raise Conflict(
+                f"idempotency_key {key!r} was used for a run that made no new dataset.",
+                param="idempotency_key",
+            )
         if earlier is not None and earlier.target_dataset_id is not None:
             made = dataset_service.get_dataset(hub, account_id, earlier.target_dataset_id)
             return Expanded(made, Started(earlier, {}), 0)

@@ -8,6 +8,7 @@ which setting provides it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -279,7 +280,7 @@ def parse_spec(
     }
     brand = _object(body.get("brand_controls"), "brand_controls")
     length = brand.get("length")
-    if length is not None and length not in LENGTHS:
+    if length is not None and (not isinstance(length, str) or length not in LENGTHS):
         raise InvalidRequest(
             f"brand_controls.length must be one of {', '.join(LENGTHS)}.",
             param="brand_controls.length",
@@ -310,6 +311,7 @@ def parse_spec(
     if max_rows is not None and (
         isinstance(max_rows, bool)
         or not isinstance(max_rows, int | float)
+        or not math.isfinite(max_rows)
         or max_rows < 1
         or max_rows != int(max_rows)
     ):
@@ -325,7 +327,10 @@ def parse_spec(
         )
     max_cost = body.get("max_cost", job.get("max_cost", settings.run_max_cost))
     if max_cost is not None and (
-        isinstance(max_cost, bool) or not isinstance(max_cost, int | float) or max_cost < 0
+        isinstance(max_cost, bool)
+        or not isinstance(max_cost, int | float)
+        or not math.isfinite(max_cost)
+        or max_cost < 0
     ):
         raise InvalidRequest("max_cost must be a number of USD, 0 or more.", param="max_cost")
     spec = RunSpec(
