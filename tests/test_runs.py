@@ -28,6 +28,7 @@ FAULTS = {
     "[[refuse]]": "refused",
     "[[echo]]": "echoed",
     "[[garbage]]": "not a chat completion",
+    "[[slow]]": "no answer after 4 attempts",  # each attempt times out
 }
 RECOVERED = ("[[429]]", "[[500]]")  # answered on a retry
 MAPPING = {"prompt": "prompt", "completion": "completion"}
