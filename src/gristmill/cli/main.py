@@ -1,4 +1,4 @@
-"""`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run."""
+"""`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run, versions."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from gristmill.cli import evaluate as evaluate_cli
 from gristmill.cli import jobs as jobs_cli
 from gristmill.cli import run as run_cli
+from gristmill.cli import versions as versions_cli
 from gristmill.hub import Hub
 from gristmill.services import accounts
 from gristmill.services.errors import ServiceError
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_cli.add_parsers(sub, _store_flags)
     evaluate_cli.add_parser(sub)
     run_cli.add_parser(sub)
+    versions_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

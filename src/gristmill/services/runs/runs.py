@@ -14,12 +14,13 @@ from gristmill.jobs import queue
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.datasets.records import record_of
+from gristmill.services.datasets.version_history import live_rows_changed
 from gristmill.services.datasets.versions import JSON_FIELDS, iter_datapoints
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
 from gristmill.services.runs.estimate import Estimate, estimate_run
 from gristmill.services.runs.job import run_summary, show_run
 from gristmill.services.runs.spec import UNSET, RunSpec, model_of, parse_spec
-from gristmill.store.metadata.models import Datapoint, Dataset, DatasetVersion, Run, utcnow
+from gristmill.store.metadata.models import Datapoint, Dataset, Run, utcnow
 
 SAMPLE_ROWS = 500
 ACTIVE = ("pending", "running")
@@ -61,22 +62,6 @@ def _check_columns(spec: RunSpec, sample: list[dict[str, Any]]) -> None:
             )
 
 
-def _edited_since(hub: Hub, ds: Dataset) -> bool:
-    """Whether the live rows changed after the head version was cut (a TensorZero or
-    Cloudflare door edit, say): a run must not undo that."""
-    with hub.db.session() as s:
-        cut = s.scalar(
-            select(DatasetVersion.created_at).where(DatasetVersion.id == ds.head_version_id)
-        )
-        if cut is None:
-            return True
-        changed = select(Datapoint.id).where(
-            Datapoint.dataset_id == ds.id,
-            (Datapoint.updated_at > cut) | (Datapoint.staled_at > cut),
-        )
-        return s.scalar(select(changed.exists())) or False
-
-
 def _adaptable(hub: Hub, account_id: str, dataset_id: str) -> Dataset:
     """The dataset, with a head version equal to its live rows (cut now if need be)."""
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
@@ -85,7 +70,7 @@ def _adaptable(hub: Hub, account_id: str, dataset_id: str) -> Dataset:
             f"Dataset {dataset_id} has no version to adapt yet (status: {ds.status}).",
             param="dataset_id",
         )
-    if ds.head_version_id is None or _edited_since(hub, ds):
+    if ds.head_version_id is None or live_rows_changed(hub, ds):
         versions.cut_version(hub, ds, reason="snapshot")
         ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     return ds

@@ -1,0 +1,50 @@
+"""`gristmill versions DATASET_ID`: a dataset's versions, newest first, over HTTP."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from gristmill.cli.evaluate import add_server_flags, call, client_for
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    found: list[dict[str, Any]] = []
+    with client_for(args) as c:
+        cursor = None
+        while True:
+            query = f"?limit=100&cursor={cursor}" if cursor else "?limit=100"
+            page = call(c, "GET", f"/native/v1/datasets/{args.dataset_id}/versions{query}")
+            found.extend(page["data"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    header = ("", "number", "version", "reason", "rows", "grade", "created")
+    lines = [
+        (
+            "*" if v["is_head"] else "",
+            str(v["number"]),
+            v["id"],
+            v["reason"],
+            f"{v['row_count']:,}",
+            (v["evaluation"] or {}).get("grade") or "-",
+            v["created_at"][:19],
+        )
+        for v in found
+    ]
+    widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
+    for r in (header, *lines):
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("versions", help="a dataset's versions (over HTTP to a server)")
+    p.add_argument("dataset_id")
+    p.add_argument("--json", action="store_true")
+    add_server_flags(p)
+    p.set_defaults(func=cmd_versions)

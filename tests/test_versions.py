@@ -1,0 +1,96 @@
+"""A dataset's versions through the native door and the CLI: listed newest first and paged,
+read one by one, and cut on request when the live rows changed (a TensorZero edit); on both
+backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import adaption
+import httpx
+import pytest
+
+from tests.support import Backend, LiveServer, native_client, start_server
+
+
+@pytest.fixture(scope="module")
+def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(tmp_path_factory.mktemp(f"versions-{backend.name}"), backend.env)
+    yield live
+    live.stop()
+
+
+def test_versions_list_get_and_snapshot(server: LiveServer, tmp_path: Path) -> None:
+    key = server.new_key()
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    chats = [
+        {
+            "messages": [
+                {"role": "user", "content": f"What is {i} squared?"},
+                {"role": "assistant", "content": f"{i * i}"},
+            ]
+        }
+        for i in range(5)
+    ]
+    path = tmp_path / "squares.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in chats))
+    dataset_id = client.datasets.upload_file(path, name="squares").dataset_id
+    done = client.datasets.wait_for_completion(dataset_id, initial_interval=0.1, timeout=60)
+    assert done.status == "succeeded"
+    http = native_client(server, key)
+    first = http.get(f"/datasets/{dataset_id}/versions").json()
+    assert [(v["number"], v["reason"], v["row_count"], v["is_head"]) for v in first["data"]] == [
+        (1, "ingest", 5, True)
+    ]
+    assert first["next_cursor"] is None
+    v1 = first["data"][0]["id"]
+
+    same = http.post(f"/datasets/{dataset_id}/versions")
+    assert same.status_code == 200 and same.json()["id"] == v1  # nothing changed
+
+    row = http.get(f"/datasets/{dataset_id}/rows").json()["data"][0]["id"]
+    gone = httpx.request(
+        "DELETE",
+        f"{server.base_url}/v1/datasets/squares/datapoints",
+        json={"ids": [row]},
+        headers={"Authorization": f"Bearer {key['api_key']}"},
+    )
+    assert gone.status_code == 200, gone.text
+    made = http.post(f"/datasets/{dataset_id}/versions")
+    assert made.status_code == 201, made.text
+    v2 = made.json()
+    assert (v2["number"], v2["reason"], v2["row_count"], v2["is_head"]) == (2, "snapshot", 4, True)
+    assert v2["evaluation"]["status"] in ("pending", "running", "succeeded")
+    graded = client.datasets.wait_for_evaluation(dataset_id, initial_interval=0.2, timeout=60)
+    assert graded.status == "succeeded"
+
+    page = http.get(f"/datasets/{dataset_id}/versions", params={"limit": 1}).json()
+    assert [v["id"] for v in page["data"]] == [v2["id"]] and page["next_cursor"] == "2"
+    rest = http.get(
+        f"/datasets/{dataset_id}/versions", params={"limit": 1, "cursor": page["next_cursor"]}
+    ).json()
+    assert [(v["id"], v["is_head"]) for v in rest["data"]] == [(v1, False)]
+    assert rest["next_cursor"] is None
+    one = http.get(f"/datasets/{dataset_id}/versions/{v1}").json()
+    assert one["number"] == 1 and one["evaluation"]["grade"]
+
+    listing = server.cli(
+        "versions", dataset_id, "--url", server.base_url, "--api-key", key["api_key"]
+    )
+    lines = listing.stdout.splitlines()
+    assert lines[1].startswith("*") and v2["id"] in lines[1] and v1 in lines[2], listing.stdout
+
+    for bad, param in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"cursor": "x"}, "cursor"),
+    ):
+        resp = http.get(f"/datasets/{dataset_id}/versions", params=bad)
+        assert resp.status_code == 400 and resp.json()["error"]["param"] == param
+    assert http.get(f"/datasets/{dataset_id}/versions/ver_missing").status_code == 404
+    stranger = native_client(server, server.new_key())
+    assert stranger.get(f"/datasets/{dataset_id}/versions").status_code == 404
+    assert stranger.get(f"/datasets/{dataset_id}/versions/{v1}").status_code == 404
+    assert stranger.post(f"/datasets/{dataset_id}/versions").status_code == 404
