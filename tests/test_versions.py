@@ -94,3 +94,66 @@ def test_versions_list_get_and_snapshot(server: LiveServer, tmp_path: Path) -> N
     assert stranger.get(f"/datasets/{dataset_id}/versions").status_code == 404
     assert stranger.get(f"/datasets/{dataset_id}/versions/{v1}").status_code == 404
     assert stranger.post(f"/datasets/{dataset_id}/versions").status_code == 404
+
+
+def test_diff_between_versions(server: LiveServer, tmp_path: Path) -> None:
+    key = server.new_key()
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    chats = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Name {i}?"},
+                {"role": "assistant", "content": f"N{i}"},
+            ]
+        }
+        for i in range(4)
+    ]
+    path = tmp_path / "names.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in chats))
+    dataset_id = client.datasets.upload_file(path, name="names").dataset_id
+    assert (
+        client.datasets.wait_for_completion(dataset_id, initial_interval=0.1).status == "succeeded"
+    )
+    http = native_client(server, key)
+    v1 = http.get(f"/datasets/{dataset_id}/versions").json()["data"][0]["id"]
+    ids = [r["id"] for r in http.get(f"/datasets/{dataset_id}/rows").json()["data"]]
+    tz = {"Authorization": f"Bearer {key['api_key']}"}
+    renamed = httpx.patch(  # keeps the datapoint id: a change, not a removal
+        f"{server.base_url}/v1/datasets/names/datapoints/metadata",
+        json={"datapoints": [{"id": ids[0], "name": "first"}]},
+        headers=tz,
+    )
+    assert renamed.status_code == 200, renamed.text
+    deleted = httpx.request(
+        "DELETE",
+        f"{server.base_url}/v1/datasets/names/datapoints",
+        json={"ids": [ids[1]]},
+        headers=tz,
+    )
+    assert deleted.status_code == 200, deleted.text
+    v2 = http.post(f"/datasets/{dataset_id}/versions").json()["id"]
+    diff = http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}").json()
+    assert (diff["added"], diff["removed"], diff["changed"]) == (0, 1, 1), diff
+    by_id = {c["datapoint_id"]: c for c in diff["changes"]}
+    assert by_id[ids[1]]["change"] == "removed"
+    assert by_id[ids[0]]["fields"] == {"name": {"before": None, "after": "first"}}
+    back = http.get(f"/datasets/{dataset_id}/versions/{v2}/diff/{v1}").json()
+    assert (back["added"], back["removed"], back["changed"]) == (1, 0, 1)
+    first = http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}", params={"limit": 1}).json()
+    assert (
+        len(first["changes"]) == 1 and first["next_cursor"] == first["changes"][0]["datapoint_id"]
+    )
+    rest = http.get(
+        f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}",
+        params={"limit": 1, "cursor": first["next_cursor"]},
+    ).json()
+    assert len(rest["changes"]) == 1 and rest["next_cursor"] is None
+    assert {c["datapoint_id"] for c in first["changes"] + rest["changes"]} == {ids[0], ids[1]}
+    shown = server.cli(
+        "diff", dataset_id, v1, v2, "--url", server.base_url, "--api-key", key["api_key"]
+    ).stdout.splitlines()
+    assert shown[0] == f"0 added, 1 removed, 1 changed ({v1} -> {v2})"
+    assert f"- {ids[1]}" in shown and f"~ {ids[0]}  name" in shown, shown
+    assert http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/ver_missing").status_code == 404
+    stranger = native_client(server, server.new_key())
+    assert stranger.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}").status_code == 404

@@ -1,4 +1,5 @@
-"""`gristmill versions DATASET_ID`: a dataset's versions, newest first, over HTTP."""
+"""`gristmill versions DATASET_ID` (a dataset's versions, newest first) and `gristmill diff
+DATASET_ID A B` (rows added, removed and changed between two), over HTTP."""
 
 from __future__ import annotations
 
@@ -42,9 +43,45 @@ def cmd_versions(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    path = f"/native/v1/datasets/{args.dataset_id}/versions/{args.a}/diff/{args.b}"
+    changes: list[dict[str, Any]] = []
+    with client_for(args) as c:
+        cursor = None
+        while True:
+            query = f"?limit=500&cursor={cursor}" if cursor else "?limit=500"
+            page = call(c, "GET", path + query)
+            changes.extend(page["changes"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    if args.json:
+        print(json.dumps({**page, "changes": changes, "next_cursor": None}, indent=2))
+        return 0
+    print(
+        f"{page['added']:,} added, {page['removed']:,} removed, {page['changed']:,} changed "
+        f"({args.a} -> {args.b})"
+    )
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    for change in changes:
+        fields = ", ".join(change.get("fields", {}))
+        print(
+            f"{marks[change['change']]} {change['datapoint_id']}"
+            + (f"  {fields}" if fields else "")
+        )
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("versions", help="a dataset's versions (over HTTP to a server)")
     p.add_argument("dataset_id")
     p.add_argument("--json", action="store_true")
     add_server_flags(p)
     p.set_defaults(func=cmd_versions)
+    d = sub.add_parser("diff", help="rows added, removed and changed between two versions")
+    d.add_argument("dataset_id")
+    d.add_argument("a", help="the version to compare from")
+    d.add_argument("b", help="the version to compare to")
+    d.add_argument("--json", action="store_true")
+    add_server_flags(d)
+    d.set_defaults(func=cmd_diff)

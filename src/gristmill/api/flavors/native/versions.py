@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from gristmill.api.deps import HubDep
 from gristmill.api.flavors.native.auth import Caller
-from gristmill.services.datasets import version_history
+from gristmill.services.datasets import version_diff, version_history
 
 router = APIRouter(tags=["native versions"])
 
@@ -35,3 +35,20 @@ def snapshot(dataset_id: str, hub: HubDep, caller: Caller, response: Response) -
     view, made = version_history.snapshot(hub, caller.account_id, dataset_id)
     response.status_code = 201 if made else 200
     return view
+
+
+@router.get("/datasets/{dataset_id}/versions/{a}/diff/{b}")
+def diff(
+    dataset_id: str,
+    a: str,
+    b: str,
+    hub: HubDep,
+    caller: Caller,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> dict[str, Any]:
+    """Rows added, removed and changed from version `a` to `b`, with the changed fields;
+    paged by datapoint id (`next_cursor`), `limit` 1 to 500."""
+    return version_diff.diff_versions(
+        hub, caller.account_id, dataset_id, a, b, cursor=cursor, limit=limit
+    )
