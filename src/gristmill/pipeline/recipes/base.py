@@ -20,6 +20,11 @@ class Ask:
     max_tokens: int
     json: bool = False  # ask for a JSON object (response_format json_object)
 
+    def prompt_tokens(self) -> int:
+        """The request's tokens as OpenAI counts chat input: each message's tokens, 3 that
+        frame it, and 3 that prime the reply."""
+        return sum(tokens_of(c) + 3 for _, c in self.messages) + 3
+
     def body(self, model: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,

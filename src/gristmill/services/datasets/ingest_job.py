@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, update
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed, uuid7
@@ -29,7 +29,6 @@ from gristmill.store.metadata.models import (
     Datapoint,
     Dataset,
     DatasetRowError,
-    DatasetVersion,
     Job,
     utcnow,
 )
@@ -192,26 +191,16 @@ def _finalize(
             if deleted_meanwhile:  # the dataset was deleted while we ingested: leave nothing
                 hub.blobs.delete(key)
                 return {"rows": 0, "invalid_rows": 0, "dataset_deleted": True}
-            number = (
-                s.scalar(
-                    select(DatasetVersion.number)
-                    .where(DatasetVersion.dataset_id == ds.id)
-                    .order_by(DatasetVersion.number.desc())
-                )
-                or 0
-            )
-            s.add(
-                DatasetVersion(
-                    id=version_id,
-                    account_id=ds.account_id,
-                    dataset_id=ds.id,
-                    number=number + 1,
-                    reason="ingest",
-                    blob_key=key,
-                    row_count=rows,
-                    bytes=size,
-                    stats={"valid_rows": good, "invalid_rows": bad},
-                )
+            versions.add_version(
+                s,
+                version_id=version_id,
+                account_id=ds.account_id,
+                dataset_id=ds.id,
+                reason="ingest",
+                key=key,
+                rows=rows,
+                size=size,
+                stats={"valid_rows": good, "invalid_rows": bad},
             )
             s.execute(
                 update(Dataset)

@@ -14,30 +14,15 @@ from typing import Any
 import orjson
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import select
 
 from gristmill.hub import Hub
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
-from gristmill.services.errors import InvalidRequest, NotFound
-from gristmill.store.metadata.models import DatasetVersion
+from gristmill.services.datasets.version_history import version_of
+from gristmill.services.errors import InvalidRequest
 
 COMPARED = ("kind", "function_name", "name", *versions.JSON_FIELDS)
 MAX_DIFF_PAGE = 500
-
-
-def _version(hub: Hub, account_id: str, dataset_id: str, version_id: str) -> DatasetVersion:
-    with hub.db.session() as s:
-        v = s.scalar(
-            select(DatasetVersion).where(
-                DatasetVersion.id == version_id,
-                DatasetVersion.dataset_id == dataset_id,
-                DatasetVersion.account_id == account_id,
-            )
-        )
-    if v is None:
-        raise NotFound(f"Version {version_id} not found.", param="version_id")
-    return v
 
 
 def _fingerprints(path: Any) -> dict[str, bytes]:
@@ -76,8 +61,9 @@ def diff_versions(
     limit: int = 100,
 ) -> dict[str, Any]:
     dataset_service.check_limit(limit, MAX_DIFF_PAGE)
-    dataset_service.get_dataset(hub, account_id, dataset_id)
-    old, new = _version(hub, account_id, dataset_id, a), _version(hub, account_id, dataset_id, b)
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    with hub.db.session() as s:
+        old, new = version_of(s, ds, a), version_of(s, ds, b)
     if cursor is not None and not cursor:
         raise InvalidRequest("cursor must not be empty.", param="cursor")
     with versions.local_copy(hub, old.blob_key) as old_path:

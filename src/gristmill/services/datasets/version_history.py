@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.services.datasets import datasets as dataset_service
@@ -80,13 +81,18 @@ def list_versions(
         return _views(s, ds, page), next_cursor
 
 
+def version_of(s: Session, ds: Dataset, version_id: str) -> DatasetVersion:
+    """One of this dataset's versions (the dataset already scoped to its account)."""
+    v = s.get(DatasetVersion, version_id)
+    if v is None or v.dataset_id != ds.id or v.account_id != ds.account_id:
+        raise NotFound(f"Version {version_id} not found.", param="version_id")
+    return v
+
+
 def get_version(hub: Hub, account_id: str, dataset_id: str, version_id: str) -> dict[str, Any]:
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     with hub.db.session() as s:
-        v = s.get(DatasetVersion, version_id)
-        if v is None or v.dataset_id != ds.id or v.account_id != account_id:
-            raise NotFound(f"Version {version_id} not found.", param="version_id")
-        return _views(s, ds, [v])[0]
+        return _views(s, ds, [version_of(s, ds, version_id)])[0]
 
 
 def snapshot(hub: Hub, account_id: str, dataset_id: str) -> tuple[dict[str, Any], bool]:

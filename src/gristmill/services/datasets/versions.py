@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
@@ -54,7 +55,8 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return cols
 
 
-def _as_row(dp: Datapoint) -> dict[str, Any]:
+def as_row(dp: Datapoint) -> dict[str, Any]:
+    """A datapoint as a snapshot row (JSON fields still decoded)."""
     return {
         c: getattr(dp, c)
         for c in (
@@ -137,8 +139,40 @@ def write_snapshot(hub: Hub, key: str, where: ColumnElement[bool]) -> tuple[int,
     """Stream the matching rows out of the database into a Parquet blob; (rows, bytes)."""
     with SnapshotFile() as snap:
         for rows in iter_datapoints(hub, where):
-            snap.add([_as_row(dp) for dp in rows])
+            snap.add([as_row(dp) for dp in rows])
         return snap.publish(hub, key)
+
+
+def add_version(
+    s: Session,
+    *,
+    version_id: str,
+    account_id: str,
+    dataset_id: str,
+    reason: str,
+    key: str,
+    rows: int,
+    size: int,
+    stats: dict[str, Any],
+) -> None:
+    """Record a published snapshot as the dataset's next version, in the caller's
+    transaction (the unique number makes a concurrent cut fail instead of doubling)."""
+    number = s.scalar(
+        select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == dataset_id)
+    )
+    s.add(
+        DatasetVersion(
+            id=version_id,
+            account_id=account_id,
+            dataset_id=dataset_id,
+            number=(number or 0) + 1,
+            reason=reason,
+            blob_key=key,
+            row_count=rows,
+            bytes=size,
+            stats=stats,
+        )
+    )
 
 
 def cut_version(hub: Hub, ds: Dataset, *, reason: str) -> str:
@@ -149,21 +183,16 @@ def cut_version(hub: Hub, ds: Dataset, *, reason: str) -> str:
     rows, size = write_snapshot(hub, key, live)
     try:
         with hub.db.session() as s:
-            number = s.scalar(
-                select(func.max(DatasetVersion.number)).where(DatasetVersion.dataset_id == ds.id)
-            )
-            s.add(
-                DatasetVersion(
-                    id=version_id,
-                    account_id=ds.account_id,
-                    dataset_id=ds.id,
-                    number=(number or 0) + 1,
-                    reason=reason,
-                    blob_key=key,
-                    row_count=rows,
-                    bytes=size,
-                    stats={"rows": rows},
-                )
+            add_version(
+                s,
+                version_id=version_id,
+                account_id=ds.account_id,
+                dataset_id=ds.id,
+                reason=reason,
+                key=key,
+                rows=rows,
+                size=size,
+                stats={"rows": rows},
             )
             s.execute(update(Dataset).where(Dataset.id == ds.id).values(head_version_id=version_id))
     except IntegrityError:

@@ -82,7 +82,7 @@ def _passed(headers: httpx.Headers) -> dict[str, str]:
     }
 
 
-def _usage(response: Any) -> tuple[int | None, int | None]:
+def usage_of(response: Any) -> tuple[int | None, int | None]:
     usage = response.get("usage") if isinstance(response, dict) else None
     if not isinstance(usage, dict):
         return None, None
@@ -266,7 +266,7 @@ class _Exchange:
                 status_code=resp.status_code,
                 **common,
             )
-        tin, tout = _usage(parsed)
+        tin, tout = usage_of(parsed)
         ok = resp.status_code < 300
         await self.record(
             success=ok,
@@ -291,7 +291,7 @@ class _Exchange:
             logged = True
             if error is None and stream.error is not None:
                 error = _error_message({"error": stream.error})
-            tin, tout = _usage({"usage": stream.usage})
+            tin, tout = usage_of({"usage": stream.usage})
             await self.record(
                 success=error is None,
                 status_code=resp.status_code,

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from gristmill.hub import Hub
-from gristmill.pipeline.recipes.base import Ask, tokens_of
 from gristmill.pipeline.recipes.examples import example_of
 from gristmill.pipeline.recipes.translate import sampled
 from gristmill.services.datasets.records import record_of
@@ -28,12 +27,6 @@ from gristmill.store.metadata.models import InferenceLog
 
 CREDIT_USD = 0.01
 MIN_MEASURED_CALLS = 20
-# OpenAI's count for chat requests: a few tokens frame each message, and the reply
-TOKENS_PER_MESSAGE, TOKENS_PER_REPLY = 3, 3
-
-
-def prompt_tokens(ask: Ask) -> int:
-    return sum(tokens_of(c) + TOKENS_PER_MESSAGE for _, c in ask.messages) + TOKENS_PER_REPLY
 
 
 @dataclass
@@ -91,14 +84,14 @@ def estimate_run(
             ask = recipe.ask(ex)
             if ask is not None:
                 calls += 1
-                tokens_in += prompt_tokens(ask)
+                tokens_in += ask.prompt_tokens()
                 tokens_out += recipe.expected_tokens(ex)
         for t in translations:
             if spec.expansion and sampled(row["id"], t.target, spec.expansion.sample_rate):
                 ask = t.ask(ex)
                 assert ask is not None
                 calls, added = calls + 1, added + 1
-                tokens_in += prompt_tokens(ask)
+                tokens_in += ask.prompt_tokens()
                 tokens_out += t.expected_tokens(ex)
     scale = rows / len(sample) if sample else 0.0
     price = price_of(model, hub.settings.model_prices)

@@ -16,7 +16,7 @@ from contextlib import aclosing
 from typing import Any, cast
 
 import anyio
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, select
 
 from gristmill.hub import Hub
 from gristmill.ids import uuid7
@@ -323,23 +323,16 @@ def _publish(
                     batch = []
             if batch:
                 s.execute(DATAPOINTS.insert(), _db_rows(batch, account_id, dataset_id, run_id))
-            number = s.scalar(
-                select(func.max(DatasetVersion.number)).where(
-                    DatasetVersion.dataset_id == dataset_id
-                )
-            )
-            s.add(
-                DatasetVersion(
-                    id=version_id,
-                    account_id=account_id,
-                    dataset_id=dataset_id,
-                    number=(number or 0) + 1,
-                    reason="run",
-                    blob_key=key,
-                    row_count=rows,
-                    bytes=size,
-                    stats={"rows": rows, "run_id": run_id},
-                )
+            versions.add_version(
+                s,
+                version_id=version_id,
+                account_id=account_id,
+                dataset_id=dataset_id,
+                reason="run",
+                key=key,
+                rows=rows,
+                size=size,
+                stats={"rows": rows, "run_id": run_id},
             )
             before = s.scalar(
                 select(Evaluation).where(Evaluation.version_id == run.source_version_id)

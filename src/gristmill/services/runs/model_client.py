@@ -17,8 +17,14 @@ import orjson
 from sqlalchemy import select
 
 from gristmill.hub import Hub
-from gristmill.pipeline.recipes.base import Answer, Ask, tokens_of
-from gristmill.services.logs.gateway_proxy import Call, Forwarder, UpstreamFailed, UpstreamTimeout
+from gristmill.pipeline.recipes.base import Answer, Ask
+from gristmill.services.logs.gateway_proxy import (
+    Call,
+    Forwarder,
+    UpstreamFailed,
+    UpstreamTimeout,
+    usage_of,
+)
 from gristmill.services.logs.pricing import cost_of, price_of
 from gristmill.services.runs.group_writer import GroupWriter
 from gristmill.store.metadata.models import RunCall
@@ -60,9 +66,6 @@ class Usage:
     def of(self, recipe: str) -> RecipeUsage:
         return self.by_recipe.setdefault(recipe, RecipeUsage())
 
-    def total(self, name: str) -> Any:
-        return sum(getattr(u, name) for u in self.by_recipe.values())
-
 
 def request_key(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
@@ -84,13 +87,12 @@ def parse_completion(content: bytes) -> tuple[Answer, int | None, int | None]:
         text = message.get("content")
     except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
         raise CallFailed("the model server's reply is not a chat completion") from None
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    tin, tout = usage_of(body)
     finish = choice.get("finish_reason")
     answer = Answer(
         text if isinstance(text, str) else "", finish if isinstance(finish, str) else None
     )
-    return answer, tin if isinstance(tin, int) else None, tout if isinstance(tout, int) else None
+    return answer, tin, tout
 
 
 class ModelClient:
@@ -145,8 +147,7 @@ class ModelClient:
         price = price_of(self.model, self.prices)
         if price is None:
             return 0.0
-        tokens_in = sum(tokens_of(c) + 4 for _, c in ask.messages)
-        return (tokens_in * price[0] + expected_tokens * price[1]) / 1_000_000
+        return (ask.prompt_tokens() * price[0] + expected_tokens * price[1]) / 1_000_000
 
     async def answer(self, ask: Ask, recipe: str, expected_tokens: int) -> Answer:
         body = orjson.dumps(ask.body(self.model), option=orjson.OPT_SORT_KEYS)

@@ -15,7 +15,7 @@ from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.datasets.records import record_of
 from gristmill.services.datasets.version_history import live_rows_changed
-from gristmill.services.datasets.versions import JSON_FIELDS, iter_datapoints
+from gristmill.services.datasets.versions import iter_datapoints
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
 from gristmill.services.runs.estimate import Estimate, estimate_run
 from gristmill.services.runs.job import run_summary, show_run
@@ -35,15 +35,7 @@ class Started:
 def _sample(hub: Hub, ds: Dataset) -> list[dict[str, Any]]:
     live = (Datapoint.dataset_id == ds.id) & Datapoint.staled_at.is_(None)
     for page in iter_datapoints(hub, live, page_size=SAMPLE_ROWS):
-        return [
-            {
-                "id": dp.id,
-                "kind": dp.kind,
-                **{f: getattr(dp, f) for f in JSON_FIELDS},
-                "source_line": dp.source_line,
-            }
-            for dp in page
-        ]
+        return [versions.as_row(dp) for dp in page]
     return []
 
 
