@@ -118,6 +118,15 @@ class SeaweedS3:
             "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
         }
+        # identities make S3 refuse anonymous requests, as a real bucket does: an unsigned or
+        # expired URL must fail here too
+        config = self.workdir / "s3.json"
+        identity = {
+            "name": "gristmill",
+            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        config.write_text(json.dumps({"identities": [identity]}))
         self.log = open(self.workdir / "weed.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [
@@ -128,6 +137,7 @@ class SeaweedS3:
                 "-ip.bind=127.0.0.1",
                 "-admin.ui=false",
                 "-webdav=false",
+                f"-s3.config={config}",
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 *[f"-{name}.port={port}" for name, port in self.ports.items()],

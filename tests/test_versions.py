@@ -157,3 +157,91 @@ def test_diff_between_versions(server: LiveServer, tmp_path: Path) -> None:
     assert http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/ver_missing").status_code == 404
     stranger = native_client(server, server.new_key())
     assert stranger.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}").status_code == 404
+
+
+def test_restore_and_tags(server: LiveServer, tmp_path: Path) -> None:
+    key = server.new_key()
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    chats = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Spell {i}?"},
+                {"role": "assistant", "content": f"number {i}"},
+            ]
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "spell.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in chats))
+    dataset_id = client.datasets.upload_file(path, name="spell").dataset_id
+    assert (
+        client.datasets.wait_for_completion(dataset_id, initial_interval=0.1).status == "succeeded"
+    )
+    http = native_client(server, key)
+    v1 = http.get(f"/datasets/{dataset_id}/versions").json()["data"][0]["id"]
+    tagged = http.post(f"/datasets/{dataset_id}/versions/{v1}/tags", json={"name": "v1.0"})
+    assert tagged.status_code == 200 and tagged.json()["tags"] == ["v1.0"], tagged.text
+    again = http.post(f"/datasets/{dataset_id}/versions/v1.0/tags", json={"name": "v1.0"})
+    assert again.status_code == 200  # the same version: nothing to do
+    assert http.get(f"/datasets/{dataset_id}/versions/v1.0").json()["id"] == v1
+
+    rows_before = http.get(f"/datasets/{dataset_id}/rows").json()["data"]
+    gone = httpx.request(
+        "DELETE",
+        f"{server.base_url}/v1/datasets/spell/datapoints",
+        json={"ids": [rows_before[0]["id"]]},
+        headers={"Authorization": f"Bearer {key['api_key']}"},
+    )
+    assert gone.status_code == 200, gone.text
+    v2 = http.post(f"/datasets/{dataset_id}/versions").json()
+    assert v2["row_count"] == 2
+    moved = http.post(f"/datasets/{dataset_id}/versions/main/tags", json={"name": "v1.0"})
+    assert moved.status_code == 409 and moved.json()["error"]["param"] == "name"
+    for bad in ("main", "ver_x", "-x", "a/b", ""):
+        resp = http.post(f"/datasets/{dataset_id}/versions/{v1}/tags", json={"name": bad})
+        assert resp.status_code == 400, (bad, resp.text)
+
+    restored = server.cli(
+        "restore",
+        dataset_id,
+        "v1.0",
+        "--json",
+        "--url",
+        server.base_url,
+        "--api-key",
+        key["api_key"],
+    )
+    v3 = json.loads(restored.stdout)
+    assert (v3["number"], v3["reason"], v3["row_count"], v3["is_head"]) == (3, "restore", 3, True)
+    assert v3["stats"]["restored_from"] == v1
+    rows_after = http.get(f"/datasets/{dataset_id}/rows").json()["data"]
+    assert sorted(r["id"] for r in rows_after) == sorted(r["id"] for r in rows_before)
+    diff = http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v3['id']}").json()
+    assert (diff["added"], diff["removed"], diff["changed"]) == (0, 0, 0), diff
+    graded = client.datasets.wait_for_evaluation(dataset_id, initial_interval=0.2, timeout=60)
+    assert graded.status == "succeeded"
+    listing = server.cli(
+        "versions", dataset_id, "--url", server.base_url, "--api-key", key["api_key"]
+    ).stdout.splitlines()
+    assert "v1.0" in listing[-1] and listing[1].startswith("*  3"), listing
+
+    assert http.delete(f"/datasets/{dataset_id}/tags/v1.0").status_code == 200
+    assert http.delete(f"/datasets/{dataset_id}/tags/v1.0").status_code == 404
+    assert http.get(f"/datasets/{dataset_id}/versions/v1.0").status_code == 404
+    stranger = native_client(server, server.new_key())
+    assert stranger.post(f"/datasets/{dataset_id}/versions/{v1}/restore").status_code == 404
+    tag = stranger.post(f"/datasets/{dataset_id}/versions/{v1}/tags", json={"name": "x"})
+    assert tag.status_code == 404
+    missing = http.post(f"/datasets/{dataset_id}/versions/ver_missing/restore")
+    assert missing.status_code == 404
+    failed = server.cli(
+        "restore",
+        dataset_id,
+        "nope",
+        "--url",
+        server.base_url,
+        "--api-key",
+        key["api_key"],
+        check=False,
+    )
+    assert failed.returncode != 0 and "404" in failed.stderr

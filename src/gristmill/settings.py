@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     job_max_attempts: int = 5
     job_backoff_seconds: float = 1.0
     presigned_url_expiry_seconds: int = 3600
+    export_url_expiry_seconds: int = 3600
     # how long the account and identity behind a checked API key are kept in memory; whether
     # the key is revoked is asked of the store on every request whatever this is
     auth_cache_seconds: float = 300.0

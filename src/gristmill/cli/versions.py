@@ -1,5 +1,6 @@
-"""`gristmill versions DATASET_ID` (a dataset's versions, newest first) and `gristmill diff
-DATASET_ID A B` (rows added, removed and changed between two), over HTTP."""
+"""`gristmill versions DATASET_ID` (a dataset's versions, newest first), `gristmill diff
+DATASET_ID A B` (rows added, removed and changed between two), `gristmill restore DATASET_ID
+V` and `gristmill tag DATASET_ID V NAME`, over HTTP. V is a version id, a tag or `main`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found, indent=2))
         return 0
-    header = ("", "number", "version", "reason", "rows", "grade", "created")
+    header = ("", "number", "version", "reason", "rows", "grade", "tags", "created")
     lines = [
         (
             "*" if v["is_head"] else "",
@@ -33,6 +34,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
             v["reason"],
             f"{v['row_count']:,}",
             (v["evaluation"] or {}).get("grade") or "-",
+            ",".join(v.get("tags", [])),
             v["created_at"][:19],
         )
         for v in found
@@ -72,6 +74,30 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_version(v: dict[str, Any], args: argparse.Namespace, verb: str) -> None:
+    if args.json:
+        print(json.dumps(v, indent=2))
+    else:
+        tags = f" [{', '.join(v['tags'])}]" if v.get("tags") else ""
+        print(f"{verb} version {v['number']} ({v['id']}, {v['row_count']:,} rows){tags}")
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    with client_for(args) as c:
+        path = f"/native/v1/datasets/{args.dataset_id}/versions/{args.version}/restore"
+        v = call(c, "POST", path)
+    _print_version(v, args, f"restored {args.version} as")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    with client_for(args) as c:
+        path = f"/native/v1/datasets/{args.dataset_id}/versions/{args.version}/tags"
+        v = call(c, "POST", path, {"name": args.name})
+    _print_version(v, args, "tagged")
+    return 0
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("versions", help="a dataset's versions (over HTTP to a server)")
     p.add_argument("dataset_id")
@@ -85,3 +111,16 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--json", action="store_true")
     add_server_flags(d)
     d.set_defaults(func=cmd_diff)
+    r = sub.add_parser("restore", help="a new head version equal to an earlier one")
+    r.add_argument("dataset_id")
+    r.add_argument("version", help="a version id, a tag or main")
+    r.add_argument("--json", action="store_true")
+    add_server_flags(r)
+    r.set_defaults(func=cmd_restore)
+    t = sub.add_parser("tag", help="name a version (the name can then stand for its id)")
+    t.add_argument("dataset_id")
+    t.add_argument("version", help="a version id, a tag or main")
+    t.add_argument("name")
+    t.add_argument("--json", action="store_true")
+    add_server_flags(t)
+    t.set_defaults(func=cmd_tag)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def register_all() -> None:
+    from gristmill.services.datasets.export_job import register_export
     from gristmill.services.datasets.ingest_job import register_ingest
     from gristmill.services.logs.log_dataset_job import register_log_dataset_sync
     from gristmill.services.quality.evaluation import register_evaluation
@@ -11,6 +12,7 @@ def register_all() -> None:
     from gristmill.services.runs.job import register_run
 
     register_ingest()
+    register_export()
     register_log_dataset_sync()
     register_evaluation()
     register_run()

@@ -26,10 +26,12 @@ from gristmill.store.metadata.models import (
     DatasetVersion,
     Evaluation,
     EvaluationFlag,
+    Export,
     Job,
     PresignedUpload,
     Run,
     RunCall,
+    VersionTag,
 )
 
 SCHEMA_TYPES = ("chat", "generation", "preference", "reranking_questions", "json")
@@ -291,6 +293,8 @@ def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
     keys = list(
         s.scalars(select(DatasetVersion.blob_key).where(DatasetVersion.dataset_id == ds.id))
     )
+    exported = s.scalars(select(Export.files).where(Export.dataset_id == ds.id))
+    keys += [f["blob_key"] for files in exported for f in files or []]
     source = ds.source_blob_key
     if source and blob_still_needed(s, source, file_id=None, dataset_id=ds.id):
         source = None  # the OpenAI file it came from still holds these bytes
@@ -307,10 +311,12 @@ def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
         Evaluation,
         Run,
         CustomEval,
+        VersionTag,
+        Export,
     ):
         s.execute(delete(model).where(model.dataset_id == ds.id))
     s.delete(ds)
-    blobs = [*keys, *([source] if source else [])]
+    blobs = sorted({*keys, *([source] if source else [])})  # a restore shares its blob
     event.listen(s, "after_commit", lambda _s: [hub.blobs.delete(k) for k in blobs], once=True)
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gristmill.hub import Hub
-from gristmill.services.datasets import versions
+from gristmill.services.datasets import export_job, versions
 from gristmill.services.datasets.datasets import get_dataset
 from gristmill.services.datasets.records import record_of
 from gristmill.services.errors import InvalidRequest, ServiceError
@@ -60,7 +60,8 @@ def open_export(hub: Hub, account_id: str, dataset_id: str, file_format: str) ->
     """Check everything that can fail before the first byte; the bytes come lazily."""
     if file_format not in FORMATS:
         raise InvalidRequest(
-            f"Unsupported fileFormat {file_format!r}: expected one of {', '.join(FORMATS)}.",
+            f"Unsupported fileFormat {file_format!r}: expected one of "
+            f"{', '.join(dict.fromkeys((*FORMATS, *export_job.FORMATS)))}.",
             param="fileFormat",
         )
     ds = get_dataset(hub, account_id, dataset_id)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from gristmill.hub import Hub
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
-from gristmill.services.datasets.version_history import version_of
+from gristmill.services.datasets.version_tags import resolve
 from gristmill.services.errors import InvalidRequest
 
 COMPARED = ("kind", "function_name", "name", *versions.JSON_FIELDS)
@@ -63,7 +63,7 @@ def diff_versions(
     dataset_service.check_limit(limit, MAX_DIFF_PAGE)
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     with hub.db.session() as s:
-        old, new = version_of(s, ds, a), version_of(s, ds, b)
+        old, new = resolve(s, ds, a), resolve(s, ds, b)
     if cursor is not None and not cursor:
         raise InvalidRequest("cursor must not be empty.", param="cursor")
     with versions.local_copy(hub, old.blob_key) as old_path:

@@ -7,14 +7,20 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
+from gristmill.ids import prefixed
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import versions
+from gristmill.services.datasets import version_tags, versions
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
 from gristmill.services.quality.evaluation import queue_evaluation, summary
-from gristmill.store.metadata.models import Datapoint, Dataset, DatasetVersion, Evaluation
+from gristmill.store.metadata.models import (
+    Datapoint,
+    Dataset,
+    DatasetVersion,
+    Evaluation,
+    utcnow,
+)
 
 MAX_VERSIONS_PAGE = 100
 
@@ -34,7 +40,9 @@ def live_rows_changed(hub: Hub, ds: Dataset) -> bool:
         return s.scalar(select(changed.exists())) or False
 
 
-def version_view(v: DatasetVersion, head: str | None, ev: Evaluation | None) -> dict[str, Any]:
+def version_view(
+    v: DatasetVersion, head: str | None, ev: Evaluation | None, tags: list[str]
+) -> dict[str, Any]:
     return {
         "id": v.id,
         "object": "dataset.version",
@@ -45,6 +53,7 @@ def version_view(v: DatasetVersion, head: str | None, ev: Evaluation | None) -> 
         "bytes": v.bytes,
         "stats": v.stats,
         "is_head": v.id == head,
+        "tags": tags,
         "evaluation": summary(ev) if ev is not None else None,
         "created_at": v.created_at.isoformat(),
     }
@@ -55,7 +64,8 @@ def _views(s: Any, ds: Dataset, found: list[DatasetVersion]) -> list[dict[str, A
     evals = {
         e.version_id: e for e in s.scalars(select(Evaluation).where(Evaluation.version_id.in_(ids)))
     }
-    return [version_view(v, ds.head_version_id, evals.get(v.id)) for v in found]
+    tags = version_tags.tags_of(s, ids)
+    return [version_view(v, ds.head_version_id, evals.get(v.id), tags.get(v.id, [])) for v in found]
 
 
 def list_versions(
@@ -81,29 +91,25 @@ def list_versions(
         return _views(s, ds, page), next_cursor
 
 
-def version_of(s: Session, ds: Dataset, version_id: str) -> DatasetVersion:
-    """One of this dataset's versions (the dataset already scoped to its account)."""
-    v = s.get(DatasetVersion, version_id)
-    if v is None or v.dataset_id != ds.id or v.account_id != ds.account_id:
-        raise NotFound(f"Version {version_id} not found.", param="version_id")
-    return v
-
-
 def get_version(hub: Hub, account_id: str, dataset_id: str, version_id: str) -> dict[str, Any]:
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     with hub.db.session() as s:
-        return _views(s, ds, [version_of(s, ds, version_id)])[0]
+        return _views(s, ds, [version_tags.resolve(s, ds, version_id)])[0]
+
+
+def _ready(ds: Dataset, doing: str) -> None:
+    if ds.status != "succeeded":
+        raise Conflict(
+            f"Dataset {ds.id} is {ds.status}: it can be {doing} once it has succeeded.",
+            param="dataset_id",
+        )
 
 
 def snapshot(hub: Hub, account_id: str, dataset_id: str) -> tuple[dict[str, Any], bool]:
     """Cut the live rows as a new head version and queue its evaluation; when they have not
     changed since the head was cut, the head itself. (view, made now)."""
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    if ds.status != "succeeded":
-        raise Conflict(
-            f"Dataset {dataset_id} is {ds.status}: it can be snapshotted once it has succeeded.",
-            param="dataset_id",
-        )
+    _ready(ds, "snapshotted")
     if ds.head_version_id is not None and not live_rows_changed(hub, ds):
         return get_version(hub, account_id, dataset_id, ds.head_version_id), False
     version_id = versions.cut_version(hub, ds, reason="snapshot")
@@ -116,3 +122,48 @@ def snapshot(hub: Hub, account_id: str, dataset_id: str) -> tuple[dict[str, Any]
     except IntegrityError:  # queued meanwhile by another request
         pass
     return get_version(hub, account_id, dataset_id, version_id), True
+
+
+def restore(hub: Hub, account_id: str, dataset_id: str, version_ref: str) -> dict[str, Any]:
+    """A new head version equal to an earlier one: its rows become the live rows again and it
+    is evaluated like any new version. The earlier snapshot is immutable, so the new version
+    shares its blob."""
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    _ready(ds, "restored")
+    with hub.db.session() as s:
+        source = version_tags.resolve(s, ds, version_ref)
+        key, rows, size, source_id = source.blob_key, source.row_count, source.bytes, source.id
+    version_id = prefixed("ver_")
+    with versions.local_copy(hub, key) as path:
+        try:
+            with hub.db.session() as s:
+                fresh = s.get(Dataset, ds.id)
+                if fresh is None:
+                    raise NotFound(f"Dataset {dataset_id} not found.", param="dataset_id")
+                if fresh.status != "succeeded" or fresh.head_version_id != ds.head_version_id:
+                    raise Conflict(
+                        f"Dataset {dataset_id} changed meanwhile; ask again.", param="dataset_id"
+                    )
+                versions.replace_live_rows(s, path, account_id, ds.id, version_id)
+                versions.add_version(
+                    s,
+                    version_id=version_id,
+                    account_id=account_id,
+                    dataset_id=ds.id,
+                    reason="restore",
+                    key=key,
+                    rows=rows,
+                    size=size,
+                    stats={"rows": rows, "restored_from": source_id},
+                )
+                fresh.head_version_id, fresh.row_count, fresh.updated_at = (
+                    version_id,
+                    rows,
+                    utcnow(),
+                )
+                queue_evaluation(hub, s, fresh, version_id)
+        except IntegrityError:
+            raise Conflict(
+                f"Dataset {dataset_id} got a new version meanwhile; ask again.", param="dataset_id"
+            ) from None
+    return get_version(hub, account_id, dataset_id, version_id)

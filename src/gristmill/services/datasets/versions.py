@@ -6,12 +6,12 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,9 +19,11 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.services.errors import Conflict
 from gristmill.store.blobs.local import LocalBlobStore
-from gristmill.store.metadata.models import Datapoint, Dataset, DatasetVersion
+from gristmill.store.metadata.models import Datapoint, Dataset, DatasetVersion, utcnow
 
 BATCH = 5000
+INSERT_BATCH = 2000
+DATAPOINTS = cast(Table, Datapoint.__table__)
 JSON_FIELDS = ("input", "output", "output_schema", "tool_params", "tags", "extra")
 _FIELDS: list[tuple[str, pa.DataType]] = [
     ("id", pa.string()),
@@ -94,7 +96,7 @@ class SnapshotFile:
     def publish(self, hub: Hub, key: str) -> tuple[int, int]:
         """Close the file and store it at `key`; returns (rows, bytes)."""
         self._close_writer()
-        return self.rows, hub.blobs.put(key, _file_chunks(self.path))
+        return self.rows, hub.blobs.put(key, file_chunks(self.path))
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -206,7 +208,34 @@ def cut_version(hub: Hub, ds: Dataset, *, reason: str) -> str:
     return version_id
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def replace_live_rows(s: Session, path: Path, account_id: str, dataset_id: str, token: str) -> None:
+    """Make a snapshot's rows the dataset's live rows, in the caller's transaction (so the
+    swap is seen whole or not at all); `token` tags the rows with what wrote them."""
+    s.execute(
+        delete(Datapoint).where(Datapoint.dataset_id == dataset_id, Datapoint.staled_at.is_(None))
+    )
+    now = utcnow()
+    extra = {"account_id": account_id, "dataset_id": dataset_id, "job_id": token}
+    batch: list[dict[str, Any]] = []
+
+    def insert() -> None:
+        # a restored row may have been soft-deleted since: its stale copy holds the id
+        ids = [r["id"] for r in batch]
+        s.execute(
+            delete(Datapoint).where(Datapoint.dataset_id == dataset_id, Datapoint.id.in_(ids))
+        )
+        s.execute(DATAPOINTS.insert(), batch)
+        batch.clear()
+
+    for row in iter_snapshot_rows(path):
+        batch.append({**row, **extra, "updated_at": now})
+        if len(batch) >= INSERT_BATCH:
+            insert()
+    if batch:
+        insert()
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
     with open(path, "rb") as fh:
         while chunk := fh.read(1024 * 1024):
             yield chunk

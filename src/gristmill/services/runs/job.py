@@ -13,10 +13,10 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import aclosing
-from typing import Any, cast
+from typing import Any
 
 import anyio
-from sqlalchemy import Table, delete, select
+from sqlalchemy import select
 
 from gristmill.hub import Hub
 from gristmill.ids import uuid7
@@ -30,7 +30,6 @@ from gristmill.services.runs.engine import Adapter, RunTally, adapt_in_order
 from gristmill.services.runs.model_client import ModelClient
 from gristmill.services.runs.spec import RunSpec, model_of
 from gristmill.store.metadata.models import (
-    Datapoint,
     Dataset,
     DatasetVersion,
     Evaluation,
@@ -40,9 +39,7 @@ from gristmill.store.metadata.models import (
 )
 
 log = logging.getLogger("gristmill.runs")
-DATAPOINTS = cast(Table, Datapoint.__table__)
 PROGRESS_EVERY = 0.5
-INSERT_BATCH = 2000
 
 
 def run_summary(run: Run, before: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -273,20 +270,6 @@ def _report(
     }
 
 
-def _db_rows(rows: list[dict[str, Any]], account_id: str, dataset_id: str, token: str) -> Any:
-    now = utcnow()
-    return [
-        {
-            **r,
-            "account_id": account_id,
-            "dataset_id": dataset_id,
-            "job_id": token,
-            "updated_at": now,
-        }
-        for r in rows
-    ]
-
-
 def _publish(
     ctx: JobContext,
     run_id: str,
@@ -310,19 +293,7 @@ def _publish(
             if ds is None or run is None or run.cancel_requested:
                 hub.blobs.delete(key)
                 return None
-            s.execute(
-                delete(Datapoint).where(
-                    Datapoint.dataset_id == dataset_id, Datapoint.staled_at.is_(None)
-                )
-            )
-            batch: list[dict[str, Any]] = []
-            for row in versions.iter_snapshot_rows(snap.path):
-                batch.append(row)
-                if len(batch) >= INSERT_BATCH:
-                    s.execute(DATAPOINTS.insert(), _db_rows(batch, account_id, dataset_id, run_id))
-                    batch = []
-            if batch:
-                s.execute(DATAPOINTS.insert(), _db_rows(batch, account_id, dataset_id, run_id))
+            versions.replace_live_rows(s, snap.path, account_id, dataset_id, run_id)
             versions.add_version(
                 s,
                 version_id=version_id,

@@ -49,3 +49,8 @@ class BlobStore(ABC):
     def presigned_put_url(self, key: str, expires_in: int) -> str | None:
         """A URL that accepts one PUT of the blob's bytes, or None if the store cannot sign."""
         return None
+
+    def presigned_get_url(self, key: str, expires_in: int, filename: str) -> str | None:
+        """A URL that serves the blob as an attachment until it expires, or None if the
+        store cannot sign (Gristmill then signs a URL of its own)."""
+        return None

@@ -134,6 +134,18 @@ class S3BlobStore(BlobStore):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    def presigned_get_url(self, key: str, expires_in: int, filename: str) -> str | None:
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._key(key),
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=expires_in,
+        )
+        return url
+
     def presigned_put_url(self, key: str, expires_in: int) -> str | None:
         url: str = self.client.generate_presigned_url(
             "put_object",

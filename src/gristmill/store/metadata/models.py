@@ -235,6 +235,49 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class VersionTag(Base):
+    """A name for one of a dataset's versions (`v1.0`, `train-2026-12`): unique per dataset,
+    usable wherever a version id is, the Hub door's revisions included."""
+
+    __tablename__ = "version_tags"
+    __table_args__ = (UniqueConstraint("dataset_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40))
+    version_id: Mapped[str] = mapped_column(String(40), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Export(Base):
+    """A version written out in a training format, split into files in the blob store."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    version_id: Mapped[str] = mapped_column(String(40))
+    format: Mapped[str] = mapped_column(String(40))
+    # {"validation_fraction"|"validation_rows", "seed"} or None for one train file
+    split: Mapped[JSONDict | None] = mapped_column(default=None)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # pending | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # [{"name", "split", "rows", "bytes", "blob_key"}]
+    files: Mapped[Any] = mapped_column(default=None)
+    rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    # [{"line", "datapoint_id", "reason"}], the first few
+    skipped: Mapped[Any] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Evaluation(Base):
     """The quality evaluation of one dataset version: score, grade and the per-check report."""
 

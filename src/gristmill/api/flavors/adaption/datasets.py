@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
 
 from gristmill.api.deps import HubDep
+from gristmill.api.downloads import stream_export
 from gristmill.api.flavors.adaption.auth import Caller
 from gristmill.api.flavors.adaption.wire import (
     DEFAULT_LIMIT,
@@ -31,7 +32,7 @@ from gristmill.api.flavors.adaption.wire import (
     whole_number,
 )
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import exports
+from gristmill.services.datasets import export_job, exports
 from gristmill.services.errors import InvalidRequest, NotImplementedYet
 from gristmill.services.files import presigned
 from gristmill.services.quality import reports
@@ -136,6 +137,11 @@ def download(
     caller: Caller,
     file_format: Annotated[str, Query(alias="fileFormat")] = "csv",
 ) -> StreamingResponse:
+    """The SDK's four formats as Adaption documents them (Parquet as a tar.gz of shards), and
+    Gristmill's training formats (`openai-chat`, `sharegpt`, …) as the native door gives them."""
+    if file_format not in exports.FORMATS and file_format in export_job.FORMATS:
+        body = {"format": file_format}
+        return stream_export(hub, export_job.export_now(hub, caller.account_id, dataset_id, body))
     export = exports.open_export(hub, caller.account_id, dataset_id, file_format)
     return StreamingResponse(
         export.chunks,

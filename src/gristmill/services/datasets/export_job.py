@@ -1,0 +1,395 @@
+"""Exports: any version of a dataset written in a training format, optionally split into
+train and validation files, by an `export` job (or inline, for a direct download).
+
+The version is read batch by batch from its Parquet snapshot; each row is turned into its
+training record (`records`) and then into the format (`export_formats`); a row the format
+cannot hold is counted and reported with its line, never bent to fit. The split is
+deterministic: a seeded permutation picks exactly the validation rows asked for (a fraction
+of the version's rows, or a count), the same ones every time for the same seed. Files are
+written to temp files, published to the blob store, and recorded in one final transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gristmill.hub import Hub
+from gristmill.ids import prefixed
+from gristmill.jobs import queue
+from gristmill.jobs.worker import JobContext, register
+from gristmill.services import signed_urls
+from gristmill.services.datasets import datasets as dataset_service
+from gristmill.services.datasets import version_history, version_tags, versions
+from gristmill.services.datasets.export_formats import CONVERTERS, Inexpressible
+from gristmill.services.datasets.export_writers import (
+    CsvWriter,
+    FileWriter,
+    JsonlWriter,
+    JsonWriter,
+    Layout,
+    ParquetWriter,
+)
+from gristmill.services.datasets.records import record_of
+from gristmill.services.errors import InvalidRequest, NotFound
+from gristmill.store.metadata.models import Dataset, DatasetVersion, Export, Job, utcnow
+
+TABULAR = ("csv", "parquet")
+FORMATS = (*CONVERTERS, "jsonl", "json", *TABULAR)
+EXTENSIONS = {"json": "json", "csv": "csv", "parquet": "parquet"}  # the rest: jsonl
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+BATCH = 2000
+KEPT_SKIPS = 1000
+PROGRESS_EVERY = 20_000
+
+
+@dataclass(frozen=True)
+class Split:
+    validation_fraction: float | None
+    validation_rows: int | None
+    seed: int
+
+    def to_json(self) -> dict[str, Any]:
+        share = (
+            self.validation_rows if self.validation_rows is not None else self.validation_fraction
+        )
+        return {"validation": share, "seed": self.seed}
+
+    def mask(self, rows: int) -> np.ndarray:
+        """True for each row (by position in the version) that goes to validation."""
+        if self.validation_rows is not None:
+            wanted = min(self.validation_rows, rows)
+        else:
+            wanted = round(rows * (self.validation_fraction or 0.0))
+        chosen = np.zeros(rows, dtype=bool)
+        chosen[np.random.default_rng(self.seed).permutation(rows)[:wanted]] = True
+        return chosen
+
+
+def parse_split(raw: Any) -> Split | None:
+    """`{"validation": 0.1}` (a fraction in (0, 1)) or `{"validation": 500}` (rows), with an
+    optional integer `seed` (default 0)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or "validation" not in raw:
+        raise InvalidRequest(
+            'split must be an object like {"validation": 0.1, "seed": 0}.', param="split"
+        )
+    share, seed = raw["validation"], raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidRequest("split.seed must be a whole number ≥ 0.", param="split.seed")
+    if isinstance(share, int) and not isinstance(share, bool) and share >= 1:
+        return Split(None, share, seed)
+    if isinstance(share, float) and 0 < share < 1:
+        return Split(share, None, seed)
+    raise InvalidRequest(
+        f"split.validation must be a fraction between 0 and 1 or a row count ≥ 1, not {share!r}.",
+        param="split.validation",
+    )
+
+
+def check_format(file_format: Any, param: str = "format") -> str:
+    if file_format not in FORMATS:
+        raise InvalidRequest(
+            f"Unsupported {param} {file_format!r}: expected one of {', '.join(FORMATS)}.",
+            param=param,
+        )
+    return str(file_format)
+
+
+def stem_of(ds: Dataset) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ds.name).strip("._") or ds.id  # headers are latin-1
+    return re.sub(r"\.(jsonl|json|csv|parquet|gz|zst)$", "", stem)
+
+
+def filename(stem: str, file_format: str, split: str | None) -> str:
+    suffix = f"-{split}" if split else ""
+    return f"{stem}{suffix}.{EXTENSIONS.get(file_format, 'jsonl')}"
+
+
+def media_type(file_format: str) -> str:
+    return MEDIA_TYPES.get(file_format, "application/jsonl")
+
+
+def new_export(
+    hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]
+) -> tuple[Dataset, Export]:
+    """Validate a request and pick its version; a request without `version` exports the live
+    rows, cutting (and evaluating) a version first if they changed since the head."""
+    file_format = check_format(body.get("format"))
+    split = parse_split(body.get("split"))
+    revision = body.get("version")
+    if revision is not None and not isinstance(revision, str):
+        raise InvalidRequest("version must be a version id, a tag or 'main'.", param="version")
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    if revision in (None, version_tags.HEAD):
+        version_id = version_history.snapshot(hub, account_id, dataset_id)[0]["id"]
+    else:
+        with hub.db.session() as s:
+            version_id = version_tags.resolve(s, ds, revision).id
+    export = Export(
+        id=prefixed("exp_"),
+        account_id=account_id,
+        dataset_id=ds.id,
+        version_id=version_id,
+        format=file_format,
+        split=split.to_json() if split else None,
+        status="pending",
+        progress_done=0,
+        rows_written=0,
+        rows_skipped=0,
+    )
+    with hub.db.session() as s:
+        export.progress_total = s.get_one(DatasetVersion, version_id).row_count
+    return ds, export
+
+
+def start_export(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]) -> Export:
+    _ds, export = new_export(hub, account_id, dataset_id, body)
+    job = queue.new_job(hub, account_id=account_id, kind="export", params={"id": export.id})
+    export.job_id = job.id
+    with hub.db.session() as s:
+        s.add_all([export, job])
+    return export
+
+
+def get_export(hub: Hub, account_id: str, dataset_id: str, export_id: str) -> Export:
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    with hub.db.session() as s:
+        found = s.get(Export, export_id)
+        if found is None or found.dataset_id != ds.id or found.account_id != account_id:
+            raise NotFound(f"Export {export_id} not found.", param="export_id")
+        s.expunge(found)
+        return found
+
+
+@dataclass
+class Written:
+    files: list[dict[str, Any]]
+    rows_written: int
+    rows_skipped: int
+    skipped: list[dict[str, Any]]
+
+
+def _writer(file_format: str, path: Path, layout: Layout | None) -> FileWriter:
+    if file_format == "csv":
+        assert layout is not None
+        return CsvWriter(path, layout)
+    if file_format == "parquet":
+        assert layout is not None
+        return ParquetWriter(path, layout)
+    return JsonWriter(path) if file_format == "json" else JsonlWriter(path)
+
+
+def _converted(
+    path: Path, file_format: str, on_skip: Callable[[dict[str, Any], str], None]
+) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """(position in the version, record in the format) batches; skipped rows reported."""
+    convert = CONVERTERS.get(file_format)
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for position, row in enumerate(versions.iter_snapshot_rows(path)):
+        record = record_of(row)
+        if convert is not None:
+            try:
+                record = convert(record, row["kind"], row)
+            except Inexpressible as why:
+                on_skip(row, str(why))
+                continue
+        batch.append((position, record))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_export(
+    hub: Hub, export: Export, stem: str, out_dir: Path, progress: Callable[[int], None]
+) -> tuple[Written, dict[str, Path]]:
+    """Write the export's files into `out_dir`; (what was written, name → local path)."""
+    with hub.db.session() as s:
+        version = s.get_one(DatasetVersion, export.version_id)
+        key, total = version.blob_key, version.row_count
+    split = parse_split(export.split)
+    to_validation = split.mask(total) if split else None
+    skipped: list[dict[str, Any]] = []
+    count = {"skipped": 0}
+
+    def on_skip(row: dict[str, Any], why: str) -> None:
+        count["skipped"] += 1
+        if len(skipped) < KEPT_SKIPS:
+            skipped.append(
+                {"line": row.get("source_line"), "datapoint_id": row["id"], "reason": why}
+            )
+
+    with versions.local_copy(hub, key) as path:
+        layout = None
+        if export.format in TABULAR:
+            layout = Layout.scan(
+                [r for _, r in b] for b in _converted(path, export.format, lambda *_: None)
+            )
+        names = ["train", "validation"] if split else [None]
+        paths = {
+            filename(stem, export.format, n): out_dir / filename(stem, export.format, n)
+            for n in names
+        }
+        writers = {
+            n: _writer(export.format, p, layout) for n, p in zip(names, paths.values(), strict=True)
+        }
+        done = 0
+        try:
+            for batch in _converted(path, export.format, on_skip):
+                if to_validation is None:
+                    writers[None].write([r for _, r in batch])
+                else:
+                    writers["validation"].write([r for i, r in batch if to_validation[i]])
+                    writers["train"].write([r for i, r in batch if not to_validation[i]])
+                done = batch[-1][0] + 1
+                progress(done)
+        finally:
+            for w in writers.values():
+                w.close()
+    files = [
+        {"name": name, "split": n or "train", "rows": writers[n].rows, "bytes": p.stat().st_size}
+        for (name, p), n in zip(paths.items(), names, strict=True)
+    ]
+    written = sum(w.rows for w in writers.values())
+    return Written(files, written, count["skipped"], skipped), paths
+
+
+def _publish(
+    hub: Hub,
+    export_id: str,
+    written: Written,
+    paths: dict[str, Path],
+    prefix: str,
+    hold_lease: Callable[[Any], None],
+) -> None:
+    keys = []
+    try:
+        for f in written.files:
+            f["blob_key"] = f"{prefix}/{f['name']}"
+            keys.append(f["blob_key"])
+            hub.blobs.put(f["blob_key"], versions.file_chunks(paths[f["name"]]))
+        with hub.db.session() as s:
+            hold_lease(s)
+            done = s.get_one(Export, export_id)
+            done.status, done.files, done.finished_at = "succeeded", written.files, utcnow()
+            done.rows_written, done.rows_skipped = written.rows_written, written.rows_skipped
+            done.skipped, done.progress_done = written.skipped, done.progress_total or 0
+    except BaseException:
+        for key in keys:
+            hub.blobs.delete(key)
+        raise
+
+
+def run_export(ctx: JobContext) -> dict[str, Any]:
+    hub = ctx.hub
+    export_id = ctx.job.params["id"]
+    with hub.db.session() as s:
+        export = s.get_one(Export, export_id)
+        ds = s.get(Dataset, export.dataset_id)
+        if ds is None:
+            return {"export_id": export_id, "status": "gone"}
+        export.status = "running"
+        s.flush()
+        s.expunge(export)
+        stem = stem_of(ds)
+    last = [0]
+
+    def progress(done: int) -> None:
+        ctx.progress(done)
+        if done - last[0] >= PROGRESS_EVERY:
+            last[0] = done
+            with hub.db.session() as s:
+                s.get_one(Export, export_id).progress_done = done
+
+    with tempfile.TemporaryDirectory() as tmp:
+        written, paths = write_export(hub, export, stem, Path(tmp), progress)
+        # the attempt in the key: an attempt that lost its lease deletes only its own files
+        prefix = f"exports/{export.account_id}/{export.dataset_id}/{export_id}.{ctx.job.attempts}"
+        _publish(hub, export_id, written, paths, prefix, ctx.hold_lease)
+    return {"export_id": export_id, "rows_written": written.rows_written}
+
+
+def export_now(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any]) -> Export:
+    """The same export written inline, for a direct download: the caller gets a finished
+    export (its report and files) or an error, never a half-written one."""
+    ds, export = new_export(hub, account_id, dataset_id, body)
+    export.status = "running"
+    with hub.db.session() as s:
+        s.add(export)
+        s.flush()
+        s.expunge(export)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            written, paths = write_export(hub, export, stem_of(ds), Path(tmp), lambda _done: None)
+            prefix = f"exports/{account_id}/{ds.id}/{export.id}"
+            _publish(hub, export.id, written, paths, prefix, lambda _s: None)
+    except BaseException as exc:
+        with hub.db.session() as s:
+            failed = s.get_one(Export, export.id)
+            failed.status, failed.error, failed.finished_at = "failed", str(exc), utcnow()
+        raise
+    return get_export(hub, account_id, dataset_id, export.id)
+
+
+def export_view(hub: Hub, e: Export, base_url: str) -> dict[str, Any]:
+    """What the native door answers; finished files carry a signed, expiring link."""
+    files = []
+    for f in e.files or []:
+        path = f"exports/{e.id}/{f['name']}"
+        url = signed_urls.signed_url(hub, base_url, f["blob_key"], path, f["name"])
+        files.append({k: v for k, v in f.items() if k != "blob_key"} | {"url": url})
+    return {
+        "id": e.id,
+        "object": "dataset.export",
+        "dataset_id": e.dataset_id,
+        "version_id": e.version_id,
+        "format": e.format,
+        "split": e.split,
+        "status": e.status,
+        "progress": {"done": e.progress_done, "total": e.progress_total},
+        "rows_written": e.rows_written,
+        "rows_skipped": e.rows_skipped,
+        "skipped": e.skipped or [],
+        "files": files,
+        "error": e.error,
+        "created_at": e.created_at.isoformat(),
+        "finished_at": e.finished_at.isoformat() if e.finished_at else None,
+    }
+
+
+def signed_file(
+    hub: Hub, path: str, expires: str | None, signature: str | None
+) -> tuple[str, str, str]:
+    """The blob behind a signed export link: (blob key, file name, media type)."""
+    signed_urls.check(hub, path, expires, signature)
+    _, export_id, name = path.split("/", 2)
+    with hub.db.session() as s:
+        e = s.get(Export, export_id)
+        found = [f for f in (e.files or []) if f["name"] == name] if e is not None else []
+    if e is None or not found:
+        raise NotFound("This export is gone.", code="export_not_found")
+    return found[0]["blob_key"], name, media_type(e.format)
+
+
+def give_up_export(hub: Hub, job: Job, message: str) -> None:
+    with hub.db.session() as s:
+        export = s.get(Export, job.params.get("id"))
+        if export is not None and export.status != "succeeded":
+            export.status, export.error, export.finished_at = "failed", message, utcnow()
+
+
+def register_export() -> None:
+    register("export", run_export, give_up_export)

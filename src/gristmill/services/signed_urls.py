@@ -1,0 +1,57 @@
+"""Links that work without an API key until they expire: export files, served by the S3 store
+when it can sign (its own presigned GET), else by Gristmill under `/native/v1/signed/…`.
+
+Gristmill's own links carry an HMAC-SHA256 of the path and the expiry. The key is random,
+made once and kept in the blob store (`secrets/url-signing-key`), which every server process
+and worker shares already; a link fails as soon as its time is up or its path is altered."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from urllib.parse import quote
+
+from gristmill.hub import Hub
+from gristmill.services.errors import Forbidden
+
+KEY_BLOB = "secrets/url-signing-key"
+PREFIX = "/native/v1/signed/"  # the native door serves these
+_keys: dict[int, bytes] = {}
+
+
+def _key(hub: Hub) -> bytes:
+    found = _keys.get(id(hub.blobs))
+    if found is None:
+        if not hub.blobs.exists(KEY_BLOB):
+            hub.blobs.put(KEY_BLOB, [secrets.token_bytes(32)])
+        found = b"".join(hub.blobs.read(KEY_BLOB))  # what was stored, whoever stored it
+        _keys[id(hub.blobs)] = found
+    return found
+
+
+def _signature(hub: Hub, path: str, expires: int) -> str:
+    return hmac.new(_key(hub), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def signed_url(hub: Hub, base_url: str, key: str, path: str, filename: str) -> str:
+    """A link to the blob at `key`; `path` is Gristmill's own route for it, under PREFIX."""
+    ttl = hub.settings.export_url_expiry_seconds
+    url = hub.blobs.presigned_get_url(key, ttl, filename)
+    if url is not None:
+        return url
+    expires = int(time.time()) + ttl
+    quoted = quote(path)
+    base = (hub.settings.public_base_url or base_url).rstrip("/")
+    return f"{base}{PREFIX}{quoted}?expires={expires}&signature={_signature(hub, path, expires)}"
+
+
+def check(hub: Hub, path: str, expires: str | None, signature: str | None) -> None:
+    """A signed link's path, expiry and signature, or a 403 that says which is wrong."""
+    if not expires or not expires.isdigit() or not signature:
+        raise Forbidden("This link is not signed.", code="signature_missing")
+    if int(expires) < time.time():
+        raise Forbidden("This link has expired; ask for a new one.", code="link_expired")
+    if not hmac.compare_digest(_signature(hub, path, int(expires)), signature):
+        raise Forbidden("This link's signature does not match.", code="signature_invalid")

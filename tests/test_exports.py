@@ -1,0 +1,312 @@
+"""Exports in training formats through the native door, the Adaption SDK's download and signed
+links, on both backends: shapes per format, rows a format cannot hold reported by line, a
+deterministic train/validation split, any version, and the cut before an export."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import adaption
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from gristmill.ingest.openai_checks import check_messages
+from tests.support import Backend, LiveServer, native_client, start_server
+
+LINK_SECONDS = 6
+
+
+@pytest.fixture(scope="module")
+def server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_server(
+        tmp_path_factory.mktemp(f"exports-{backend.name}"),
+        backend.env,
+        {"GRISTMILL_EXPORT_URL_EXPIRY_SECONDS": str(LINK_SECONDS)},
+    )
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def key(server: LiveServer) -> dict[str, str]:
+    return server.new_key()
+
+
+def _upload(server: LiveServer, key: dict[str, str], path: Path, rows: list[Any]) -> str:
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dataset_id = client.datasets.upload_file(path, name=path.stem).dataset_id
+    done = client.datasets.wait_for_completion(dataset_id, initial_interval=0.1, timeout=60)
+    assert done.status == "succeeded"
+    return dataset_id
+
+
+def _finished(http: httpx.Client, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    started = http.post(f"/datasets/{dataset_id}/exports", json=body)
+    assert started.status_code == 202, started.text
+    export = started.json()
+    deadline = time.monotonic() + 60
+    while export["status"] in ("pending", "running"):
+        assert time.monotonic() < deadline, export
+        time.sleep(0.1)
+        export = http.get(f"/datasets/{dataset_id}/exports/{export['id']}").json()
+    assert export["status"] == "succeeded", export
+    return export
+
+
+def _lines(url: str) -> list[dict[str, Any]]:
+    resp = httpx.get(url)  # no key: the link is the permission
+    assert resp.status_code == 200, resp.text
+    return [json.loads(line) for line in resp.text.splitlines()]
+
+
+def _cookbook_problems(example: dict[str, Any]) -> list[str]:
+    """The format checks of OpenAI's cookbook "Data preparation and analysis for chat model
+    fine-tuning", as written there."""
+    problems = []
+    messages = example.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return ["missing_messages_list"]
+    for m in messages:
+        if "role" not in m or ("content" not in m and "tool_calls" not in m):
+            problems.append("message_missing_key")
+        if any(
+            k
+            not in (
+                "role",
+                "content",
+                "name",
+                "function_call",
+                "weight",
+                "tool_calls",
+                "tool_call_id",
+            )
+            for k in m
+        ):
+            problems.append("message_unrecognized_key")
+        if m.get("role") not in ("system", "user", "assistant", "function", "tool"):
+            problems.append("unrecognized_role")
+        content = m.get("content")
+        if content is not None and not isinstance(content, str | list):
+            problems.append("missing_content")
+    if not any(m.get("role") == "assistant" for m in messages):
+        problems.append("example_missing_assistant_message")
+    return problems
+
+
+CHATS: list[dict[str, Any]] = [
+    *[
+        {
+            "messages": [
+                {"role": "system", "content": "You are terse."},
+                {"role": "user", "content": f"What is {i} plus {i}?"},
+                {"role": "assistant", "content": f"{2 * i}"},
+            ]
+        }
+        for i in range(18)
+    ],
+    {  # line 19: a tool call and its result
+        "messages": [
+            {"role": "user", "content": "Weather in Oslo?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": "4 degrees"},
+            {"role": "assistant", "content": "It is 4 degrees in Oslo."},
+        ],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {}}}],
+    },
+    {  # line 20: two turns
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello."},
+            {"role": "user", "content": "Bye"},
+            {"role": "assistant", "content": "Goodbye."},
+        ]
+    },
+]
+
+
+def test_chat_exports_split_and_links(
+    server: LiveServer, key: dict[str, str], tmp_path: Path
+) -> None:
+    dataset_id = _upload(server, key, tmp_path / "sums.jsonl", CHATS)
+    http = native_client(server, key)
+    export = _finished(
+        http, dataset_id, {"format": "openai-chat", "split": {"validation": 0.25, "seed": 7}}
+    )
+    files = {f["split"]: f for f in export["files"]}
+    assert set(files) == {"train", "validation"}
+    assert (files["train"]["rows"], files["validation"]["rows"]) == (15, 5)
+    assert (export["rows_written"], export["rows_skipped"]) == (20, 0)
+    train, validation = _lines(files["train"]["url"]), _lines(files["validation"]["url"])
+    assert len(train) == 15 and len(validation) == 5
+    for example in train + validation:
+        assert check_messages(example["messages"]) == [], example
+        assert _cookbook_problems(example) == [], example
+    assert sorted(json.dumps(e, sort_keys=True) for e in train + validation) == sorted(
+        json.dumps(c, sort_keys=True) for c in CHATS
+    )  # every row once, exactly as uploaded
+
+    again = _finished(
+        http, dataset_id, {"format": "openai-chat", "split": {"validation": 5, "seed": 7}}
+    )
+    same = {f["split"]: f for f in again["files"]}
+    assert _lines(same["validation"]["url"]) == validation  # 25 % of 20 = 5 rows, same seed
+    other = _finished(
+        http, dataset_id, {"format": "openai-chat", "split": {"validation": 5, "seed": 8}}
+    )
+    moved = _lines({f["split"]: f for f in other["files"]}["validation"]["url"])
+    assert moved != validation and len(moved) == 5
+
+    url = files["train"]["url"]
+    # a Gristmill link, or the S3 store's own presigned GET: either way it is signed and expires
+    tampered = re.sub(r"(?i)(expires=)(\d+)", r"\g<1>9\2", url)
+    assert tampered != url and httpx.get(tampered).status_code == 403
+    assert httpx.get(url.split("?")[0]).status_code == 403
+    time.sleep(LINK_SECONDS + 1)
+    expired = httpx.get(url)
+    assert expired.status_code == 403
+    if url.startswith(server.base_url):
+        assert expired.json()["error"]["code"] == "link_expired"
+
+    sharegpt = _lines(_finished(http, dataset_id, {"format": "sharegpt"})["files"][0]["url"])
+    assert sharegpt[0]["conversations"] == [
+        {"from": "system", "value": "You are terse."},
+        {"from": "human", "value": "What is 0 plus 0?"},
+        {"from": "gpt", "value": "0"},
+    ]
+    assert [t["from"] for t in sharegpt[18]["conversations"]] == [
+        "human",
+        "function_call",
+        "observation",
+        "gpt",
+    ]
+    alpaca = _finished(http, dataset_id, {"format": "alpaca"})
+    assert (alpaca["rows_written"], alpaca["rows_skipped"]) == (18, 2)
+    assert sorted(s["line"] for s in alpaca["skipped"]) == [19, 20]
+    assert _lines(alpaca["files"][0]["url"])[1] == {
+        "instruction": "What is 1 plus 1?",
+        "input": "",
+        "output": "2",
+        "system": "You are terse.",
+    }
+    dpo = _finished(http, dataset_id, {"format": "openai-preference"})
+    assert (dpo["rows_written"], dpo["rows_skipped"]) == (0, 20)
+    assert "no rejected answer" in dpo["skipped"][0]["reason"]
+
+    parquet = _finished(http, dataset_id, {"format": "parquet"})
+    table = pq.read_table(io.BytesIO(httpx.get(parquet["files"][0]["url"]).content))
+    assert table.num_rows == 20
+    assert str(table.schema.field("messages").type).startswith("list<")  # typed, not JSON text
+    assert table.column("messages")[0].as_py()[1]["content"] == "What is 0 plus 0?"
+
+
+def test_generation_formats_and_downloads(
+    server: LiveServer, key: dict[str, str], tmp_path: Path
+) -> None:
+    rows = [{"prompt": f"Capital of country {i}?", "completion": f"City {i}."} for i in range(6)]
+    dataset_id = _upload(server, key, tmp_path / "capitals.jsonl", rows)
+    http = native_client(server, key)
+
+    resp = http.get(f"/datasets/{dataset_id}/download", params={"format": "prompt-completion"})
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-gristmill-rows-written"] == "6"
+    assert resp.headers["x-gristmill-rows-skipped"] == "0"
+    assert [json.loads(line) for line in resp.text.splitlines()] == rows
+    chat = http.get(f"/datasets/{dataset_id}/download", params={"format": "openai-chat"})
+    assert json.loads(chat.text.splitlines()[0]) == {
+        "messages": [
+            {"role": "user", "content": "Capital of country 0?"},
+            {"role": "assistant", "content": "City 0."},
+        ]
+    }
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    via_sdk = client.datasets.download(dataset_id, file_format="alpaca")  # type: ignore[arg-type]
+    assert json.loads(via_sdk.read().splitlines()[2]) == {
+        "instruction": "Capital of country 2?",
+        "input": "",
+        "output": "City 2.",
+    }
+    tz = [
+        json.loads(line)
+        for line in http.get(
+            f"/datasets/{dataset_id}/download", params={"format": "tensorzero"}
+        ).text.splitlines()
+    ]
+    assert tz[0]["input"]["messages"][0]["content"] == [
+        {"type": "text", "text": "Capital of country 0?"}
+    ]
+    assert tz[0]["output"] == [{"type": "text", "text": "City 0."}]
+
+
+def test_export_any_version_and_the_cut_before(
+    server: LiveServer, key: dict[str, str], tmp_path: Path
+) -> None:
+    dataset_id = _upload(server, key, tmp_path / "few.jsonl", CHATS[:6])
+    http = native_client(server, key)
+    v1 = http.get(f"/datasets/{dataset_id}/versions").json()["data"][0]["id"]
+    first = http.get(f"/datasets/{dataset_id}/rows").json()["data"][0]["id"]
+    gone = httpx.request(
+        "DELETE",
+        f"{server.base_url}/v1/datasets/few/datapoints",
+        json={"ids": [first]},
+        headers={"Authorization": f"Bearer {key['api_key']}"},
+    )
+    assert gone.status_code == 200 and gone.json()["num_deleted_datapoints"] == 1, gone.text
+    latest = _finished(http, dataset_id, {"format": "jsonl"})  # the live rows: a cut first
+    assert latest["version_id"] != v1 and latest["rows_written"] == 5
+    head = http.get(f"/datasets/{dataset_id}/versions").json()["data"][0]
+    assert (head["id"], head["reason"]) == (latest["version_id"], "snapshot")
+    older = _finished(http, dataset_id, {"format": "jsonl", "version": v1})
+    assert older["version_id"] == v1 and older["rows_written"] == 6
+    again = _finished(http, dataset_id, {"format": "openai-chat"})  # nothing changed: no cut
+    assert again["version_id"] == head["id"]
+
+
+def test_export_errors(server: LiveServer, key: dict[str, str], tmp_path: Path) -> None:
+    dataset_id = _upload(server, key, tmp_path / "tiny.jsonl", CHATS[:2])
+    http = native_client(server, key)
+    for body, param in (
+        ({"format": "docx"}, "format"),
+        ({}, "format"),
+        ({"format": "jsonl", "split": {"validation": 1.5}}, "split.validation"),
+        ({"format": "jsonl", "split": {"validation": 0}}, "split.validation"),
+        ({"format": "jsonl", "split": {"validation": 0.1, "seed": "x"}}, "split.seed"),
+        ({"format": "jsonl", "split": 3}, "split"),
+        ({"format": "jsonl", "version": 3}, "version"),
+    ):
+        resp = http.post(f"/datasets/{dataset_id}/exports", json=body)
+        assert resp.status_code == 400 and resp.json()["error"]["param"] == param, (body, resp.text)
+    missing = http.post(f"/datasets/{dataset_id}/exports", json={"format": "jsonl", "version": "x"})
+    assert missing.status_code == 404
+    assert http.get(f"/datasets/{dataset_id}/exports/exp_missing").status_code == 404
+    assert (
+        http.get(f"/datasets/{dataset_id}/download", params={"format": "docx"}).status_code == 400
+    )
+    done = _finished(http, dataset_id, {"format": "jsonl"})
+    stranger = native_client(server, server.new_key())
+    assert stranger.get(f"/datasets/{dataset_id}/exports/{done['id']}").status_code == 404
+    assert (
+        stranger.post(f"/datasets/{dataset_id}/exports", json={"format": "jsonl"}).status_code
+        == 404
+    )
+    assert stranger.get(f"/datasets/{dataset_id}/download").status_code == 404
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    with pytest.raises(adaption.BadRequestError, match="openai-chat"):
+        client.datasets.download(dataset_id, file_format="docx")  # type: ignore[arg-type]
