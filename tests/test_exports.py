@@ -310,3 +310,28 @@ def test_export_errors(server: LiveServer, key: dict[str, str], tmp_path: Path) 
     client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
     with pytest.raises(adaption.BadRequestError, match="openai-chat"):
         client.datasets.download(dataset_id, file_format="docx")  # type: ignore[arg-type]
+
+
+def test_cli_export(server: LiveServer, key: dict[str, str], tmp_path: Path) -> None:
+    dataset_id = _upload(server, key, tmp_path / "cli.jsonl", CHATS)
+    flags = ("--url", server.base_url, "--api-key", key["api_key"])
+    out = tmp_path / "out" / "sft.jsonl"
+    out.parent.mkdir()
+    done = server.cli(
+        "export", dataset_id, "--format", "alpaca", "-o", str(out), "--validation", "4", *flags
+    )
+    train, validation = out.with_name("sft-train.jsonl"), out.with_name("sft-validation.jsonl")
+    assert len(train.read_text().splitlines()) + len(validation.read_text().splitlines()) == 18
+    assert len(validation.read_text().splitlines()) <= 4
+    assert "2 rows cannot be expressed as alpaca" in done.stdout
+    assert "skipped line 19" in done.stderr and "skipped line 20" in done.stderr
+    report = json.loads(
+        server.cli(
+            "export", dataset_id, "--format", "openai-chat", "-o", str(out), "--json", *flags
+        ).stdout
+    )
+    assert report["rows_written"] == 20 and len(out.read_text().splitlines()) == 20
+    bad = server.cli(
+        "export", "ds_missing", "--format", "jsonl", "-o", str(out), *flags, check=False
+    )
+    assert bad.returncode != 0 and bad.stderr == "error: 404: Dataset ds_missing not found.\n"

@@ -1,4 +1,5 @@
-"""`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run, versions."""
+"""`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run, versions, diff,
+restore, tag, export."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from gristmill.cli import evaluate as evaluate_cli
+from gristmill.cli import export as export_cli
 from gristmill.cli import jobs as jobs_cli
 from gristmill.cli import run as run_cli
 from gristmill.cli import versions as versions_cli
@@ -215,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_cli.add_parser(sub)
     run_cli.add_parser(sub)
     versions_cli.add_parser(sub)
+    export_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

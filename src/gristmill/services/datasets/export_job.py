@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ MEDIA_TYPES = {
 }
 BATCH = 2000
 KEPT_SKIPS = 1000
-PROGRESS_EVERY = 20_000
+PROGRESS_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -305,12 +306,12 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
         s.flush()
         s.expunge(export)
         stem = stem_of(ds)
-    last = [0]
+    last = [time.monotonic()]
 
     def progress(done: int) -> None:
         ctx.progress(done)
-        if done - last[0] >= PROGRESS_EVERY:
-            last[0] = done
+        if time.monotonic() - last[0] >= PROGRESS_SECONDS:
+            last[0] = time.monotonic()
             with hub.db.session() as s:
                 s.get_one(Export, export_id).progress_done = done
 
