@@ -277,6 +277,16 @@ def test_export_any_version_and_the_cut_before(
     assert older["version_id"] == v1 and older["rows_written"] == 6
     again = _finished(http, dataset_id, {"format": "openai-chat"})  # nothing changed: no cut
     assert again["version_id"] == head["id"]
+    client = adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
+    links = client.datasets.get_export_links(dataset_id)
+    assert links.huggingface is None and links.kaggle is None
+    files = links.model_extra["files"]  # type: ignore[index]
+    assert [f["format"] for f in files] == ["openai-chat"] and len(_lines(files[0]["url"])) == 5
+    stranger = adaption.Adaption(
+        api_key=server.new_key()["api_key"], base_url=server.base_url, max_retries=0
+    )
+    with pytest.raises(adaption.NotFoundError):
+        stranger.datasets.get_export_links(dataset_id)
 
 
 def test_export_errors(server: LiveServer, key: dict[str, str], tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
@@ -343,6 +344,26 @@ def export_now(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any])
             failed.status, failed.error, failed.finished_at = "failed", str(exc), utcnow()
         raise
     return get_export(hub, account_id, dataset_id, export.id)
+
+
+def latest_export(hub: Hub, account_id: str, dataset_id: str) -> Export | None:
+    """The newest finished export of the dataset's head version, if any."""
+    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
+    with hub.db.session() as s:
+        found = s.scalar(
+            select(Export)
+            .where(
+                Export.dataset_id == ds.id,
+                Export.account_id == account_id,
+                Export.version_id == ds.head_version_id,
+                Export.status == "succeeded",
+            )
+            .order_by(Export.finished_at.desc())
+            .limit(1)
+        )
+        if found is not None:
+            s.expunge(found)
+        return found
 
 
 def export_view(hub: Hub, e: Export, base_url: str) -> dict[str, Any]:

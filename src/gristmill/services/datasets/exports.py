@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from gristmill.hub import Hub
 from gristmill.services.datasets import export_job, versions
 from gristmill.services.datasets.datasets import get_dataset
+from gristmill.services.datasets.export_writers import json_text
 from gristmill.services.datasets.records import record_of
 from gristmill.services.errors import InvalidRequest, ServiceError
 from gristmill.store.metadata.models import DatasetVersion
@@ -128,12 +129,6 @@ class _Columns:
         return cls({key: bool(flag) for key, flag in seen.items()})
 
 
-def _cell(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
-
-
 def _csv(hub: Hub, key: str) -> Iterator[bytes]:
     with versions.local_copy(hub, key) as path:
         columns = list(_Columns.scan(path).names)
@@ -141,7 +136,7 @@ def _csv(hub: Hub, key: str) -> Iterator[bytes]:
         out = csv.writer(buffer)
         out.writerow(columns)
         for batch in _records(path):
-            out.writerows([_cell(r.get(c)) for c in columns] for r in batch)
+            out.writerows([json_text(r.get(c)) for c in columns] for r in batch)
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()
@@ -150,7 +145,7 @@ def _csv(hub: Hub, key: str) -> Iterator[bytes]:
 
 
 def _arrow_value(is_bool: bool) -> Callable[[Any], Any]:
-    return (lambda v: v) if is_bool else _cell
+    return (lambda v: v) if is_bool else json_text
 
 
 def _parquet(hub: Hub, key: str) -> Iterator[bytes]:

@@ -150,6 +150,24 @@ def download(
     )
 
 
+@router.get("/{dataset_id}/export-links")
+def get_export_links(
+    dataset_id: str, request: Request, hub: HubDep, caller: Caller
+) -> dict[str, Any]:
+    """The SDK's three links (Hugging Face, Kaggle, Google Sheets: null until the dataset is
+    published there), and Gristmill's `files`: signed, expiring links to the files of the
+    newest finished export of the head version."""
+    latest = export_job.latest_export(hub, caller.account_id, dataset_id)
+    files = []
+    if latest is not None:
+        view = export_job.export_view(hub, latest, str(request.base_url))
+        files = [
+            {"format": view["format"], **{k: f[k] for k in ("name", "split", "rows", "url")}}
+            for f in view["files"]
+        ]
+    return {"huggingface": None, "kaggle": None, "google_sheets": None, "files": files}
+
+
 @router.get("/{dataset_id}/errors", response_model=RowErrorPage)
 def list_row_errors(
     dataset_id: str,
