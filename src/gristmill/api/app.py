@@ -19,6 +19,7 @@ from gristmill.api.access_log import AccessLog
 from gristmill.api.flavors.adaption import routes as adaption_routes
 from gristmill.api.flavors.cloudflare import routes as cloudflare_routes
 from gristmill.api.flavors.gateway import routes as gateway_routes
+from gristmill.api.flavors.hf import routes as hf_routes
 from gristmill.api.flavors.native import routes as native_routes
 from gristmill.api.flavors.openai import routes as openai_routes
 from gristmill.api.flavors.scale_gp import routes as scale_gp_routes
@@ -81,6 +82,7 @@ def create_app(hub: Hub) -> FastAPI:
     cloudflare_routes.mount(app, doors)
     gateway_routes.mount(app, doors)
     native_routes.mount(app, doors)
+    hf_routes.mount(app, doors)
     adaption_routes.mount(app, doors)
     scale_gp_routes.mount(app, doors)
     tensorzero_routes.mount(app, doors)

@@ -118,11 +118,14 @@ def start_ingest(
     blob_key: str,
     filename: str | None,
     source_file_id: str | None = None,
+    replace_as: str | None = None,
 ) -> Job:
     """Point the dataset at its source bytes and queue the ingest (once per dataset).
 
     The source is opened first, so an unsupported format, a compression mismatch or missing
-    mapped columns fail here, as the caller's 4xx, rather than later in the job."""
+    mapped columns fail here, as the caller's 4xx, rather than later in the job. With
+    `replace_as` (a key naming this replacement), a dataset that has rows gets new ones
+    from the file: they replace the old in one transaction, as a new version."""
     ds = get_dataset(hub, account_id, dataset_id)
     preflight(hub, blob_key, filename, ds.schema_type, ds.column_mapping)
     with hub.db.session() as s:
@@ -135,8 +138,8 @@ def start_ingest(
         hub,
         account_id=account_id,
         kind="ingest",
-        params={"dataset_id": dataset_id},
-        idempotency_key=f"ingest:{dataset_id}",
+        params={"dataset_id": dataset_id, **({"replace": True} if replace_as else {})},
+        idempotency_key=f"ingest:{dataset_id}" + (f":{replace_as}" if replace_as else ""),
     )
     with hub.db.session() as s:
         ds = _get(s, account_id, dataset_id)

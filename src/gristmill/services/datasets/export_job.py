@@ -11,6 +11,7 @@ written to temp files, published to the blob store, and recorded in one final tr
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tempfile
 import time
@@ -269,6 +270,16 @@ def write_export(
     return Written(files, written, count["skipped"], skipped), paths
 
 
+def _digests(path: Path) -> tuple[str, str]:
+    """(git blob SHA-1, SHA-256) of a file: what the Hub door and checksums need."""
+    git = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    sha = hashlib.sha256()
+    for chunk in versions.file_chunks(path):
+        git.update(chunk)
+        sha.update(chunk)
+    return git.hexdigest(), sha.hexdigest()
+
+
 def _publish(
     hub: Hub,
     export_id: str,
@@ -280,6 +291,7 @@ def _publish(
     keys = []
     try:
         for f in written.files:
+            f["git_sha1"], f["sha256"] = _digests(paths[f["name"]])
             f["blob_key"] = f"{prefix}/{f['name']}"
             keys.append(f["blob_key"])
             hub.blobs.put(f["blob_key"], versions.file_chunks(paths[f["name"]]))

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,6 +37,7 @@ from gristmill.store.metadata.models import (
 log = logging.getLogger("gristmill.ingest")
 BATCH_SIZE = 5000
 DATAPOINTS = cast(Table, Datapoint.__table__)
+STAGED = datetime(1970, 1, 1, tzinfo=UTC)  # staled_at of rows a replacing ingest writes
 PROGRESS_EVERY = 0.5  # seconds between progress writes to the dataset row
 MAX_SHOWN_ERRORS = 3
 
@@ -74,7 +76,9 @@ def stored_fields(row: IngestedRow) -> dict[str, Any]:
     }
 
 
-def _datapoint_rows(ds: Dataset, batch: Batch, token: str) -> list[dict[str, Any]]:
+def _datapoint_rows(
+    ds: Dataset, batch: Batch, token: str, staged: datetime | None
+) -> list[dict[str, Any]]:
     now = utcnow()
     return [
         {
@@ -85,6 +89,7 @@ def _datapoint_rows(ds: Dataset, batch: Batch, token: str) -> list[dict[str, Any
             "source_line": row.line,
             "job_id": token,
             "is_custom": False,
+            "staled_at": staged,
             "created_at": now,
             "updated_at": now,
         }
@@ -95,6 +100,8 @@ def _datapoint_rows(ds: Dataset, batch: Batch, token: str) -> list[dict[str, Any
 def run_ingest(ctx: JobContext) -> dict[str, Any]:
     hub, token = ctx.hub, ctx.attempt_token
     dataset_id = ctx.job.params["dataset_id"]
+    # a replacing ingest keeps its rows out of sight (stale) until the final transaction
+    staged = STAGED if ctx.job.params.get("replace") else None
     with hub.db.session() as s:
         ds = s.get(Dataset, dataset_id)
         if ds is None or ds.account_id != ctx.job.account_id:
@@ -121,7 +128,7 @@ def run_ingest(ctx: JobContext) -> dict[str, Any]:
         first_errors: list[str] = []
         last_report = 0.0
         for batch in reader:
-            rows = _datapoint_rows(ds, batch, token)
+            rows = _datapoint_rows(ds, batch, token, staged)
             snapshot.add(rows)
             with hub.db.session() as s:
                 if rows:
@@ -188,6 +195,11 @@ def _finalize(
                 if not deleted_meanwhile:
                     doomed = doomed & (model.job_id != token)
                 s.execute(delete(model).where(doomed))
+            s.execute(
+                update(Datapoint)
+                .where(Datapoint.dataset_id == ds.id, Datapoint.job_id == token)
+                .values(staled_at=None)
+            )
             if deleted_meanwhile:  # the dataset was deleted while we ingested: leave nothing
                 hub.blobs.delete(key)
                 return {"rows": 0, "invalid_rows": 0, "dataset_deleted": True}
@@ -226,9 +238,17 @@ def _finalize(
 
 
 def give_up_ingest(hub: Hub, job: Job, message: str) -> None:
-    """A failed ingest leaves no rows: drop everything it wrote and record why."""
+    """A failed ingest leaves no rows: drop everything it wrote and record why. A failed
+    replacing ingest drops only what it staged: the dataset keeps the rows it had."""
     dataset_id = job.params.get("dataset_id")
     last_attempt = f"{job.id}.{job.attempts}"
+    if job.params.get("replace"):
+        with hub.db.session() as s:
+            for model in (Datapoint, DatasetRowError):
+                mine = model.job_id.startswith(f"{job.id}.")
+                s.execute(delete(model).where(model.dataset_id == dataset_id, mine))
+            s.execute(update(Dataset).where(Dataset.id == dataset_id).values(status="succeeded"))
+        return
     with hub.db.session() as s:
         s.execute(delete(Datapoint).where(Datapoint.dataset_id == dataset_id))
         # keep the last attempt's row errors: they explain the failure

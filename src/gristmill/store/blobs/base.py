@@ -40,6 +40,19 @@ class BlobStore(ABC):
     def delete(self, key: str) -> None:
         """Remove a blob; deleting a missing blob is not an error."""
 
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes start..end (inclusive) of a blob, streamed; for HTTP range requests."""
+        skip, left = start, end - start + 1
+        for chunk in self.read(key):
+            if skip >= len(chunk):
+                skip -= len(chunk)
+                continue
+            piece = chunk[skip : skip + left]
+            skip, left = 0, left - len(piece)
+            yield piece
+            if left <= 0:
+                return
+
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         with self.writer(key) as w:
             for chunk in chunks:

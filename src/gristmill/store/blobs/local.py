@@ -58,6 +58,21 @@ class LocalBlobStore(BlobStore):
             raise BlobNotFound(key) from exc
         return self._chunks(fh, chunk_size)
 
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        try:
+            fh = open(self._path(key), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise BlobNotFound(key) from exc
+        fh.seek(start)
+        return self._bounded(fh, end - start + 1)
+
+    @staticmethod
+    def _bounded(fh: BinaryIO, left: int) -> Iterator[bytes]:
+        with fh:
+            while left > 0 and (chunk := fh.read(min(CHUNK, left))):
+                left -= len(chunk)
+                yield chunk
+
     @staticmethod
     def _chunks(fh: BinaryIO, chunk_size: int) -> Iterator[bytes]:
         with fh:

@@ -110,6 +110,17 @@ class S3BlobStore(BlobStore):
         body = resp["Body"]
         return self._chunks(body, chunk_size)
 
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        try:
+            resp = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end}"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                raise BlobNotFound(key) from exc
+            raise
+        return self._chunks(resp["Body"], CHUNK)
+
     @staticmethod
     def _chunks(body: Any, chunk_size: int) -> Iterator[bytes]:
         try:

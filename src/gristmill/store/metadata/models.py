@@ -268,11 +268,11 @@ class Export(Base):
     progress_done: Mapped[int] = mapped_column(BigInteger, default=0)
     progress_total: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # [{"name", "split", "rows", "bytes", "blob_key"}]
-    files: Mapped[Any] = mapped_column(default=None)
+    files: Mapped[Any] = mapped_column(default=None, nullable=True)
     rows_written: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_skipped: Mapped[int] = mapped_column(BigInteger, default=0)
     # [{"line", "datapoint_id", "reason"}], the first few
-    skipped: Mapped[Any] = mapped_column(default=None)
+    skipped: Mapped[Any] = mapped_column(default=None, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

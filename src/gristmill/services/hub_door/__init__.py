@@ -1,0 +1,1 @@
+"""The Hugging Face Hub door's use cases: datasets as Hub dataset repos, versions as commits."""
