@@ -314,13 +314,20 @@ def test_invalid_rows_are_listed_by_line(
     assert codes == [["invalid_json"], ["example_missing_assistant_message"], ["unrecognized_role"]]
 
 
-def test_publish_is_501(client: adaption.Adaption, ready: str) -> None:
-    with pytest.raises(adaption.InternalServerError) as err:
-        client.datasets.publish(ready, target="huggingface")
-    assert err.value.status_code == 501
-    sdk_refusal(err.value, None, "not available in Gristmill yet")
+def test_publish_checks_its_target_before_queueing(client: adaption.Adaption, ready: str) -> None:
+    with pytest.raises(adaption.BadRequestError) as err:
+        client.datasets.publish(ready, target="huggingface")  # no repo_id
+    sdk_refusal(err.value, "target_spec.repo_id", "non-empty string")
+    with pytest.raises(adaption.BadRequestError) as err:
+        client.datasets.publish(
+            ready, target="huggingface", target_spec={"repo_id": "me/data"}
+        )  # no token anywhere
+    sdk_refusal(err.value, "target_spec.token", "GRISTMILL_HF_TOKEN")
+    with pytest.raises(adaption.BadRequestError) as err:
+        client.datasets.publish(ready, target="myspace")  # type: ignore[arg-type]
+    sdk_refusal(err.value, "target", "huggingface, kaggle, openai, s3")
     with pytest.raises(adaption.NotFoundError):
-        client.datasets.publish("ds_missing", target="kaggle")
+        client.datasets.publish("ds_missing", target="kaggle", target_spec={"dataset": "a/b"})
 
 
 # --- bad input --------------------------------------------------------------------------

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     job_backoff_seconds: float = 1.0
     presigned_url_expiry_seconds: int = 3600
     export_url_expiry_seconds: int = 3600
+    hf_endpoint: str = "https://huggingface.co"
+    hf_token: str | None = None
+    kaggle_username: str | None = None
+    kaggle_key: str | None = None
+    kaggle_api_url: str | None = None
     # how long the account and identity behind a checked API key are kept in memory; whether
     # the key is revoked is asked of the store on every request whatever this is
     auth_cache_seconds: float = 300.0

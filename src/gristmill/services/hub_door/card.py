@@ -44,13 +44,16 @@ def _grade_lines(ev: Evaluation | None) -> list[str]:
     return [*lines, ""]
 
 
-def render(hub: Hub, ds: Dataset, version: DatasetVersion | None, data_files: list[str]) -> bytes:
+def render(
+    hub: Hub, ds: Dataset, version: DatasetVersion | None, data_files: list[tuple[str, str]]
+) -> bytes:
+    """`data_files`: (split, path in the repo) of each data file."""
     license_id = str((ds.extra or {}).get("license") or "unknown")
     meta = ["---", f"license: {_yaml_text(license_id)}", f"pretty_name: {_yaml_text(ds.name)}"]
     meta += ["tags:", "- gristmill"]
     if data_files:
         meta += ["configs:", "- config_name: default", "  data_files:"]
-        meta += [f"  - split: train\n    path: {_yaml_text(path)}" for path in data_files]
+        meta += [f"  - split: {split}\n    path: {_yaml_text(path)}" for split, path in data_files]
     meta.append("---")
     if version is None:
         about = "This repo has no rows yet: upload a Parquet, JSONL, JSON or CSV file."

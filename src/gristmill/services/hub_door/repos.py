@@ -152,7 +152,9 @@ def files_of(hub: Hub, revision: Revision) -> list[RepoFile]:
                 lambda start, end: hub.blobs.read_range(key, start, end),
             )
         )
-    text = card.render(hub, revision.repo.dataset, revision.version, [f.path for f in files])
+    text = card.render(
+        hub, revision.repo.dataset, revision.version, [("train", f.path) for f in files]
+    )
     files.insert(
         0,
         RepoFile(

@@ -278,6 +278,31 @@ class Export(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class Publication(Base):
+    """A version published to another service (the Hub, Kaggle, an OpenAI Files API, S3)."""
+
+    __tablename__ = "publications"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(40))
+    dataset_id: Mapped[str] = mapped_column(String(40), index=True)
+    version_id: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(20))
+    spec: Mapped[JSONDict] = mapped_column()  # target_spec without its secrets
+    # tokens and keys from target_spec: kept only until the publication ends
+    secrets: Mapped[JSONDict | None] = mapped_column(default=None)
+    # what finished steps a retried attempt must not repeat (repo created, file uploaded, ...)
+    state: Mapped[JSONDict | None] = mapped_column(default=None)
+    job_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # pending | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    result_url: Mapped[str | None] = mapped_column(Text, default=None)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class Evaluation(Base):
     """The quality evaluation of one dataset version: score, grade and the per-check report."""
 

@@ -1,5 +1,5 @@
 """Adaption dataset routes: create, list, get, status, delete, download, row errors, the
-evaluation, runs (`run` / `adapt`), and the publish call that later work will fill in."""
+evaluation, runs (`run` / `adapt`), export links and publishing."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ from gristmill.api.flavors.adaption.wire import (
 )
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import export_job, exports
-from gristmill.services.errors import InvalidRequest, NotImplementedYet
+from gristmill.services.errors import InvalidRequest
 from gristmill.services.files import presigned
+from gristmill.services.publishing import publications
 from gristmill.services.quality import reports
 from gristmill.services.runs import runs
 
@@ -154,9 +155,9 @@ def download(
 def get_export_links(
     dataset_id: str, request: Request, hub: HubDep, caller: Caller
 ) -> dict[str, Any]:
-    """The SDK's three links (Hugging Face, Kaggle, Google Sheets: null until the dataset is
-    published there), and Gristmill's `files`: signed, expiring links to the files of the
-    newest finished export of the head version."""
+    """The SDK's three links (the newest successful publication to Hugging Face and Kaggle;
+    Google Sheets is never made), and Gristmill's `files`: signed, expiring links to the
+    files of the newest finished export of the head version."""
     latest = export_job.latest_export(hub, caller.account_id, dataset_id)
     files = []
     if latest is not None:
@@ -165,7 +166,13 @@ def get_export_links(
             {"format": view["format"], **{k: f[k] for k in ("name", "split", "rows", "url")}}
             for f in view["files"]
         ]
-    return {"huggingface": None, "kaggle": None, "google_sheets": None, "files": files}
+    links = publications.published_links(hub, caller.account_id, dataset_id)
+    return {
+        "huggingface": links.get("huggingface"),
+        "kaggle": links.get("kaggle"),
+        "google_sheets": None,
+        "files": files,
+    }
 
 
 @router.get("/{dataset_id}/errors", response_model=RowErrorPage)
@@ -229,10 +236,20 @@ def localize(
 
 
 @router.post("/{dataset_id}/publish")
-def publish(dataset_id: str, hub: HubDep, caller: Caller) -> None:
-    dataset_service.get_dataset(hub, caller.account_id, dataset_id)
-    raise NotImplementedYet(
-        "Publishing to Hugging Face or Kaggle is not available in Gristmill yet; "
-        "download the dataset instead.",
-        code="not_implemented",
+def publish(
+    dataset_id: str,
+    hub: HubDep,
+    caller: Caller,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> dict[str, Any]:
+    """`target`: `huggingface` or `kaggle` as the SDK types it (and Gristmill's `openai`,
+    `s3`); poll `GET /native/v1/datasets/{id}/publications/{publish_id}`."""
+    body = body or {}
+    pub = publications.start_publication(
+        hub, caller.account_id, dataset_id, body.get("target"), body.get("target_spec")
     )
+    return {
+        "publish_id": pub.id,
+        "status": pub.status,
+        "message": publications.message_of(pub),
+    }

@@ -1,0 +1,1 @@
+"""Publishing a dataset version to another service: a `publish` job per publication."""
