@@ -13,8 +13,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# llama-cpp-python compiles llama.cpp: GGML_NATIVE=OFF builds for a baseline x86-64 with
+# AVX2, not for every instruction the build machine reports (AMX faults in some VMs)
+LLAMA_CMAKE := CMAKE_ARGS="-DGGML_NATIVE=OFF"
+
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(LLAMA_CMAKE) $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -31,7 +35,7 @@ test: install-dev lint
 	$(BIN)/pytest -q
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(LLAMA_CMAKE) $(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
 install-bench: $(VENV)/.installed-bench

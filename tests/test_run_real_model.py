@@ -78,7 +78,9 @@ def test_a_run_against_a_real_small_model(server: LiveServer, tmp_path: Path) ->
     run: dict[str, Any] = http.get(f"/datasets/{dataset_id}/runs/{started.run_id}").json()
     report = run["report"]
     assert run["status"] == "succeeded" and report["rows_out"] == len(data)
-    assert report["calls"] == 2 * len(data) and report["failed_calls"] == 0
+    assert report["calls"] == 2 * len(data) and report["failed_calls"] == 0, json.dumps(report)[
+        :3000
+    ]
     for name in ("prompt_rephrase", "completion"):
         recipe = report["recipes"][name]
         # every row was either rewritten or kept with a reason

@@ -172,3 +172,38 @@ def file_at(hub: Hub, revision: Revision, path: str) -> RepoFile:
         if f.path == path:
             return f
     raise EntryNotFound(f"{path} does not exist at {revision.sha}")
+
+
+def commits(hub: Hub, repo: Repo) -> list[dict[str, object]]:
+    """The repo's versions newest first, as the Hub lists commits (titles of commits made
+    through this door are kept)."""
+    ds = repo.dataset
+    titles = (ds.extra or {}).get("commit_titles") or {}
+    with hub.db.session() as s:
+        found = list(
+            s.scalars(
+                select(DatasetVersion)
+                .where(DatasetVersion.dataset_id == ds.id)
+                .order_by(DatasetVersion.number.desc())
+            )
+        )
+    out: list[dict[str, object]] = [
+        {
+            "id": commit_sha(v.id),
+            "title": titles.get(v.id) or f"Version {v.number} ({v.reason})",
+            "message": "",
+            "authors": [{"user": repo.namespace}],
+            "date": v.created_at,
+        }
+        for v in found
+    ]
+    out.append(
+        {
+            "id": commit_sha(ds.id),
+            "title": "initial commit",
+            "message": "",
+            "authors": [{"user": repo.namespace}],
+            "date": ds.created_at,
+        }
+    )
+    return out

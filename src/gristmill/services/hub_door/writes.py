@@ -285,6 +285,12 @@ def commit(
     fresh = dataset_service.get_dataset(hub, caller.account_id, ds.id)
     sha = resolve(hub, Repo(repo.namespace, fresh), "main").sha
     summary = str(header.get("summary") or "")
+    if data and fresh.head_version_id is not None:  # the commit's title, for list_repo_commits
+        with hub.db.session() as s:
+            row = s.get_one(Dataset, ds.id)
+            titles = dict((row.extra or {}).get("commit_titles") or {})
+            titles[fresh.head_version_id] = summary[:300]
+            row.extra = {**(row.extra or {}), "commit_titles": dict(list(titles.items())[-200:])}
     return {
         "success": True,
         "commitOid": sha,

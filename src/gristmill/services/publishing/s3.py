@@ -38,6 +38,7 @@ class S3:
 
     def publish(self, attempt: Attempt) -> tuple[str, str]:
         import boto3
+        from boto3.exceptions import S3UploadFailedError
         from botocore.config import Config
         from botocore.exceptions import ClientError
 
@@ -60,8 +61,14 @@ class S3:
             for split, path in attempt.bundle.files.items():
                 client.upload_file(str(path), bucket, key(f"data/{split}-00000-of-00001.{ext}"))
             client.put_object(Bucket=bucket, Key=key("README.md"), Body=attempt.bundle.card)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+        except (ClientError, S3UploadFailedError) as exc:
+            # upload_file wraps the service's error; the code is on the one it wraps
+            cause = exc if isinstance(exc, ClientError) else exc.__cause__ or exc.__context__
+            code = (
+                cause.response.get("Error", {}).get("Code", "")
+                if isinstance(cause, ClientError)
+                else ""
+            )
             if code in (
                 "NoSuchBucket",
                 "AccessDenied",

@@ -186,6 +186,10 @@ def _api(
         wanted = set(form)
         found = {e["path"]: e for e in _tree(hub, rev, "", recursive=True)}
         return _json([found[p] for p in wanted if p in found])
+    if action == "commits" and method == "GET":
+        repos.resolve(hub, repo, revision)
+        listed = repos.commits(hub, repo)
+        return _json([{**c, "date": _zulu(c["date"])} for c in listed])  # type: ignore[arg-type]
     if action == "preupload" and method == "POST":
         repos.resolve(hub, repo, revision)
         return _json(writes.preupload(_body_json(body).get("files")))
