@@ -212,3 +212,22 @@ def test_publish_to_s3(
     assert failed["status"] == "failed" and "S3 refused" in failed["error"], failed
     stranger = native_client(server, server.new_key())
     assert stranger.get(f"/datasets/{dataset_id}/publications/{pub['id']}").status_code == 404
+
+    flags = ("--url", server.base_url, "--api-key", key["api_key"])
+    done = server.cli(
+        "publish",
+        dataset_id,
+        "--to",
+        "s3",
+        *[f"--spec={k}={v}" for k, v in spec.items()],
+        "--spec",
+        "prefix=cli",
+        "--spec",
+        "format=jsonl",
+        *flags,
+    )
+    assert done.stdout.strip() == f"Published 6 rows to s3://{bucket}/cli/."
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="cli/")["Contents"])
+    assert keys == ["cli/README.md", "cli/data/train-00000-of-00001.jsonl"]
+    refused = server.cli("publish", dataset_id, "--to", "s3", *flags, check=False)
+    assert refused.returncode == 1 and "target_spec.bucket" in refused.stderr

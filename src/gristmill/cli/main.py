@@ -1,5 +1,5 @@
 """`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run, versions, diff,
-restore, tag, export."""
+restore, tag, export, publish."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from gristmill.cli import evaluate as evaluate_cli
 from gristmill.cli import export as export_cli
 from gristmill.cli import jobs as jobs_cli
+from gristmill.cli import publish as publish_cli
 from gristmill.cli import run as run_cli
 from gristmill.cli import versions as versions_cli
 from gristmill.hub import Hub
@@ -218,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cli.add_parser(sub)
     versions_cli.add_parser(sub)
     export_cli.add_parser(sub)
+    publish_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
