@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import select
 
 from gristmill.hub import Hub
@@ -29,7 +31,7 @@ from gristmill.jobs import queue
 from gristmill.jobs.worker import JobContext, register
 from gristmill.services import signed_urls
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import version_history, version_tags, versions
+from gristmill.services.datasets import export_fast, version_history, version_tags, versions
 from gristmill.services.datasets.export_formats import CONVERTERS, Inexpressible
 from gristmill.services.datasets.export_writers import (
     CsvWriter,
@@ -52,6 +54,8 @@ MEDIA_TYPES = {
     "parquet": "application/vnd.apache.parquet",
 }
 BATCH = 2000
+# what the formats read of a snapshot row (not its timestamps)
+EXPORTED_COLUMNS = [c for c in versions.SCHEMA.names if c != "created_at"]
 KEPT_SKIPS = 1000
 PROGRESS_SECONDS = 0.5
 
@@ -196,24 +200,36 @@ def _writer(file_format: str, path: Path, layout: Layout | None) -> FileWriter:
 
 def _converted(
     path: Path, file_format: str, on_skip: Callable[[dict[str, Any], str], None]
-) -> Iterator[list[tuple[int, dict[str, Any]]]]:
-    """(position in the version, record in the format) batches; skipped rows reported."""
+) -> Iterator[list[tuple[int, Any]]]:
+    """(position in the version, record in the format) batches; skipped rows reported. A
+    plain chat row in a JSON format comes as its finished JSON line (bytes, see
+    `export_fast`); every other row as a record."""
     convert = CONVERTERS.get(file_format)
-    batch: list[tuple[int, dict[str, Any]]] = []
-    for position, row in enumerate(versions.iter_snapshot_rows(path)):
-        record = record_of(row)
-        if convert is not None:
-            try:
-                record = convert(record, row["kind"], row)
-            except Inexpressible as why:
-                on_skip(row, str(why))
+    position = 0
+    for arrow in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=EXPORTED_COLUMNS):
+        if file_format in export_fast.FORMATS:
+            fast, lines = export_fast.fast_lines(arrow, file_format)
+            slow_rows = iter(versions.decoded_rows(arrow.filter(pa.array(~fast))))
+        else:
+            fast, lines = np.zeros(len(arrow), dtype=bool), []
+            slow_rows = iter(versions.decoded_rows(arrow))
+        batch: list[tuple[int, Any]] = []
+        for i in range(len(arrow)):
+            if fast[i]:
+                batch.append((position + i, lines[i]))
                 continue
-        batch.append((position, record))
-        if len(batch) >= BATCH:
+            row = next(slow_rows)
+            record = record_of(row)
+            if convert is not None:
+                try:
+                    record = convert(record, row["kind"], row)
+                except Inexpressible as why:
+                    on_skip(row, str(why))
+                    continue
+            batch.append((position + i, record))
+        position += len(arrow)
+        if batch:
             yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def write_export(

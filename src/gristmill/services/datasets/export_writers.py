@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from gristmill.services.errors import ServiceError
 
-Records = list[dict[str, Any]]
+Records = list[Any]  # dicts, or finished JSON lines (bytes)
 ARROW_INFERENCE_ERRORS = (
     pa.ArrowInvalid,
     pa.ArrowTypeError,
@@ -95,6 +95,11 @@ def _unified(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     return unified
 
 
+def _line(record: Any) -> bytes:
+    """A record's JSON line; a record that comes as bytes is its line already."""
+    return record if isinstance(record, bytes) else orjson.dumps(record) + b"\n"
+
+
 def json_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -115,7 +120,7 @@ class JsonlWriter:
         self.rows = 0
 
     def write(self, records: Records) -> None:
-        self._fh.write(b"".join(orjson.dumps(r) + b"\n" for r in records))
+        self._fh.write(b"".join(_line(r) for r in records))
         self.rows += len(records)
 
     def close(self) -> None:
@@ -126,7 +131,7 @@ class JsonWriter(JsonlWriter):
     def write(self, records: Records) -> None:
         if records:
             sep = b",\n" if self.rows else b"[\n"
-            self._fh.write(sep + b",\n".join(orjson.dumps(r) for r in records))
+            self._fh.write(sep + b",\n".join(_line(r)[:-1] for r in records))
             self.rows += len(records)
 
     def close(self) -> None:

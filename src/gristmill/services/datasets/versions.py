@@ -255,11 +255,19 @@ def local_copy(hub: Hub, key: str) -> Iterator[Path]:
         yield path
 
 
-def iter_snapshot_rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Rows of a snapshot with JSON fields decoded, batch by batch."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH):
-        for row in batch.to_pylist():
-            for f in JSON_FIELDS:
-                if row[f] is not None:
-                    row[f] = orjson.loads(row[f])
-            yield row
+def decoded_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """A snapshot batch's rows with their JSON fields decoded."""
+    decoded = [f for f in JSON_FIELDS if f in batch.schema.names]
+    rows = batch.to_pylist()
+    for row in rows:
+        for f in decoded:
+            if row[f] is not None:
+                row[f] = orjson.loads(row[f])
+    return rows
+
+
+def iter_snapshot_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a snapshot with JSON fields decoded, batch by batch; only `columns` if given
+    (a reader that needs no timestamps saves their conversion)."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH, columns=columns):
+        yield from decoded_rows(batch)
