@@ -108,6 +108,8 @@ def main() -> None:
             dataset_id = client.datasets.upload_file(data.path, name="chats").dataset_id
             ds = client.datasets.wait_for_completion(dataset_id, initial_interval=1, timeout=7200)
             print(f"upload + ingest: {time.perf_counter() - t:,.1f} s ({ds.status})")
+            # the export job queues behind the version's evaluation on the one worker
+            client.datasets.wait_for_evaluation(dataset_id, initial_interval=1, timeout=7200)
             http = httpx.Client(
                 base_url=server.base_url,
                 headers={"Authorization": f"Bearer {server.admin_key}"},

@@ -67,6 +67,10 @@ def _lines(url: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in resp.text.splitlines()]
 
 
+def _sorted_json(values: list[Any]) -> list[str]:
+    return sorted(json.dumps(v, sort_keys=True) for v in values)
+
+
 def _cookbook_problems(example: dict[str, Any]) -> list[str]:
     """The format checks of OpenAI's cookbook "Data preparation and analysis for chat model
     fine-tuning", as written there."""
@@ -101,14 +105,15 @@ def _cookbook_problems(example: dict[str, Any]) -> list[str]:
     return problems
 
 
+# escapes, non-ASCII text and a date-like string take the fast path like plain text does
+ANSWERS = {5: '10, "tén" \\ ✓\n', 6: "2026-12-01"}
 CHATS: list[dict[str, Any]] = [
     *[
         {
             "messages": [
                 {"role": "system", "content": "You are terse."},
                 {"role": "user", "content": f"What is {i} plus {i}?"},
-                # escapes and non-ASCII text take the same fast path as plain text
-                {"role": "assistant", "content": f"{2 * i}" if i != 5 else '10, "tén" \\ ✓\n'},
+                {"role": "assistant", "content": ANSWERS.get(i, f"{2 * i}")},
             ]
         }
         for i in range(18)
@@ -216,6 +221,15 @@ def test_chat_exports_split_and_links(
     assert table.num_rows == 20
     assert str(table.schema.field("messages").type).startswith("list<")  # typed, not JSON text
     assert table.column("messages")[0].as_py()[1]["content"] == "What is 0 plus 0?"
+    typed = [  # a struct column holds every row's fields: the ones a row lacks are null
+        [{k: v for k, v in m.items() if v is not None} for m in messages]
+        for messages in table.column("messages").to_pylist()
+    ]
+    uploaded = [
+        [{k: v for k, v in m.items() if v is not None} for m in c["messages"]] for c in CHATS
+    ]
+    assert _sorted_json(typed) == _sorted_json(uploaded)
+    assert table.column("messages")[6].as_py()[2]["content"] == "2026-12-01"  # text, not a date
 
 
 def test_generation_formats_and_downloads(

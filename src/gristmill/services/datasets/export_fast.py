@@ -23,7 +23,7 @@ TEXT = r'"(?:[^"\\]|\\.)+"'
 MESSAGE = r'\{"role":"(?:system|developer|user|assistant)","content":' + TEXT + r"\}"
 PLAIN_INPUT = r'^\{"messages":\[' + MESSAGE + r"(?:," + MESSAGE + r")*\]\}$"
 PLAIN_OUTPUT = r'^\[\{"role":"assistant","content":' + TEXT + r"\}\]$"
-FORMATS = ("jsonl", "json", "openai-chat")
+FORMATS = ("jsonl", "json", "openai-chat", "parquet")  # Parquet: Arrow parses the lines
 
 
 def fast_lines(batch: pa.RecordBatch, file_format: str) -> tuple[np.ndarray, list[bytes | None]]:

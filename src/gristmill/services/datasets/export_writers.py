@@ -11,6 +11,7 @@ another), which is then stored as JSON text.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 import orjson
 import pyarrow as pa
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from gristmill.services.errors import ServiceError
@@ -49,6 +51,14 @@ class Layout:
     def scan(cls, batches: Iterable[Records]) -> Layout:
         found: dict[str, pa.DataType | None] = {}
         for batch in batches:
+            parsed = _parsed_lines(batch)
+            if parsed is not None:  # finished JSON lines: Arrow's JSON reader types them
+                for name, kind in zip(parsed.schema.names, parsed.schema.types, strict=True):
+                    known = found.setdefault(name, pa.null())
+                    if known is not None:
+                        found[name] = _unified(known, _as_json_typed(kind))
+                continue
+            batch = [orjson.loads(r) if isinstance(r, bytes) else r for r in batch]
             for record in batch:
                 for key in record:
                     found.setdefault(key, pa.null())
@@ -64,6 +74,36 @@ class Layout:
 
     def schema(self) -> pa.Schema:
         return pa.schema([(k, t or pa.string()) for k, t in self.types.items()])
+
+
+def _as_json_typed(kind: pa.DataType) -> pa.DataType:
+    """Arrow's JSON reader turns ISO-8601-looking strings into timestamps; they are text."""
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        fields = [kind.field(i) for i in range(kind.num_fields)]
+        return pa.struct([f.with_type(_as_json_typed(f.type)) for f in fields])
+    if pa.types.is_list(kind):
+        return pa.list_(_as_json_typed(kind.value_type))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_as_json_typed(kind.value_type))
+    return kind
+
+
+def _parsed_lines(records: Records, schema: pa.Schema | None = None) -> pa.Table | None:
+    """A batch that is all finished JSON lines, parsed by Arrow's JSON reader (typed like
+    `pa.array` types the same values); None when any record is a dict or will not parse."""
+    if not records or not all(isinstance(r, bytes) for r in records):
+        return None
+    data = b"".join(records)
+    try:
+        return pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=len(data) + 1),
+            parse_options=pa_json.ParseOptions(explicit_schema=schema) if schema else None,
+        )
+    except ARROW_INFERENCE_ERRORS:
+        return None
 
 
 def _storable(kind: pa.DataType | None) -> pa.DataType | None:
@@ -165,6 +205,13 @@ class ParquetWriter:
     def write(self, records: Records) -> None:
         if not records:
             return
+        if None not in self._layout.types.values():
+            parsed = _parsed_lines(records, self._schema)
+            if parsed is not None:
+                self._writer.write_table(parsed.select(self._schema.names))
+                self.rows += len(records)
+                return
+        records = [orjson.loads(r) if isinstance(r, bytes) else r for r in records]
         arrays: list[pa.Array[Any]] = []
         for name, kind in self._layout.types.items():
             values = [r.get(name) for r in records]

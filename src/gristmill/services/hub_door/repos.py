@@ -120,17 +120,17 @@ def _parquet_export(hub: Hub, revision: Revision) -> Export:
     assert revision.version is not None
     ds = revision.repo.dataset
     with hub.db.session() as s:
-        found = s.scalar(
+        done = s.scalars(
             select(Export)
             .where(
                 Export.version_id == revision.version.id,
                 Export.format == "parquet",
-                Export.split.is_(None),
                 Export.status == "succeeded",
             )
             .order_by(Export.created_at)
-            .limit(1)
         )
+        # `split` is JSON: "no split" may be stored as JSON null, which IS NULL does not match
+        found = next((e for e in done if not e.split), None)
         if found is not None:
             s.expunge(found)
             return found
