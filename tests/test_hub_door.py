@@ -122,6 +122,7 @@ def test_load_dataset_and_hub_reads(
     assert got["id"] == repo and len(got["sha"]) == 40
     assert got["files"] == ["README.md", "data/train-00000-of-00001.parquet"]
     assert "configs:" in got["card"] and "Grade **" in got["card"], got["card"]
+    assert "| `messages` | `list<" in got["card"]  # the features, typed
     assert got["splits"] == ["train"]
     assert sorted(json.dumps(r) for r in got["rows"]) == sorted(json.dumps(r) for r in ROWS[1:])
     assert got["rows"][0]["messages"][0]["role"] == "user"  # a list of dicts, not JSON text

@@ -53,7 +53,7 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-BATCH = 2000
+BATCH = 10_000
 # what the formats read of a snapshot row (not its timestamps)
 EXPORTED_COLUMNS = [c for c in versions.SCHEMA.names if c != "created_at"]
 KEPT_SKIPS = 1000
@@ -278,8 +278,12 @@ def write_export(
         finally:
             for w in writers.values():
                 w.close()
+    columns = (
+        {k: str(t or "string (JSON text)") for k, t in layout.types.items()} if layout else None
+    )
     files = [
         {"name": name, "split": n or "train", "rows": writers[n].rows, "bytes": p.stat().st_size}
+        | ({"columns": columns} if columns else {})
         for (name, p), n in zip(paths.items(), names, strict=True)
     ]
     written = sum(w.rows for w in writers.values())

@@ -45,9 +45,14 @@ def _grade_lines(ev: Evaluation | None) -> list[str]:
 
 
 def render(
-    hub: Hub, ds: Dataset, version: DatasetVersion | None, data_files: list[tuple[str, str]]
+    hub: Hub,
+    ds: Dataset,
+    version: DatasetVersion | None,
+    data_files: list[tuple[str, str]],
+    features: dict[str, str] | None = None,
 ) -> bytes:
-    """`data_files`: (split, path in the repo) of each data file."""
+    """`data_files`: (split, path in the repo) of each data file; `features`: column → its
+    Arrow type in them."""
     license_id = str((ds.extra or {}).get("license") or "unknown")
     meta = ["---", f"license: {_yaml_text(license_id)}", f"pretty_name: {_yaml_text(ds.name)}"]
     meta += ["tags:", "- gristmill"]
@@ -63,6 +68,10 @@ def render(
             f"`{ds.id}`: {version.row_count:,} {ds.schema_type or ''} rows."
         )
     body = ["", f"# {ds.name}", "", about, "", *_grade_lines(_evaluation(hub, version))]
+    if features:
+        body += ["## Features", "", "| column | type |", "| --- | --- |"]
+        body += [f"| `{name}` | `{kind}` |" for name, kind in features.items()]
+        body.append("")
     own = str((ds.extra or {}).get("card") or "")
     if own.startswith("---"):  # the uploader's metadata names their paths, not these
         own = own.split("\n---", 1)[-1].split("\n", 1)[-1] if "\n---" in own[3:] else ""

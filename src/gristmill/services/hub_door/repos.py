@@ -140,21 +140,22 @@ def _parquet_export(hub: Hub, revision: Revision) -> Export:
 
 def files_of(hub: Hub, revision: Revision) -> list[RepoFile]:
     files: list[RepoFile] = []
+    export = None
     if revision.version is not None:
         export = _parquet_export(hub, revision)
-        data = export.files[0]
-        key = data["blob_key"]
+        stored = export.files[0]
+        key = stored["blob_key"]
         files.append(
             RepoFile(
                 DATA_FILE,
-                data["bytes"],
-                data["git_sha1"],
+                stored["bytes"],
+                stored["git_sha1"],
                 lambda start, end: hub.blobs.read_range(key, start, end),
             )
         )
-    text = card.render(
-        hub, revision.repo.dataset, revision.version, [("train", f.path) for f in files]
-    )
+    features = export.files[0].get("columns") if export is not None else None
+    splits = [("train", f.path) for f in files]
+    text = card.render(hub, revision.repo.dataset, revision.version, splits, features)
     files.insert(
         0,
         RepoFile(

@@ -50,7 +50,7 @@ def _bundle(hub: Hub, pub: Publication, ds: Dataset, file_format: str, tmp: Path
         version_number=version.number,
         rows=written.rows_written,
         rows_skipped=written.rows_skipped,
-        card=card.render(hub, ds, version, data),
+        card=card.render(hub, ds, version, data, written.files[0].get("columns")),
         files=files,
         file_format=file_format,
     )
