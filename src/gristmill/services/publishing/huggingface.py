@@ -101,7 +101,9 @@ class HuggingFace:
             attempt.done(committed=True, commit=commit.oid)
         except HfHubHTTPError as exc:
             status = exc.response.status_code if exc.response is not None else None
-            if status is not None and 400 <= status < 500 and status != 429:
+            # 409 on a commit: the repo is busy (an earlier attempt's commit still landing):
+            # retry, and the retry finds that commit by its title
+            if status is not None and 400 <= status < 500 and status not in (409, 429):
                 why = {401: "the token was refused", 403: "the token may not write there"}
                 raise PublishFailed(
                     f"Hugging Face answered {status}: {why.get(status, exc.server_message or exc)}."
