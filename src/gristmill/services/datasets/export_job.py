@@ -31,7 +31,7 @@ from gristmill.jobs import queue
 from gristmill.jobs.worker import JobContext, register
 from gristmill.services import signed_urls
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import export_fast, version_history, version_tags, versions
+from gristmill.services.datasets import export_fast, version_history, versions
 from gristmill.services.datasets.export_formats import CONVERTERS, Inexpressible
 from gristmill.services.datasets.export_writers import (
     CsvWriter,
@@ -135,15 +135,8 @@ def new_export(
     rows, cutting (and evaluating) a version first if they changed since the head."""
     file_format = check_format(body.get("format"))
     split = parse_split(body.get("split"))
-    revision = body.get("version")
-    if revision is not None and not isinstance(revision, str):
-        raise InvalidRequest("version must be a version id, a tag or 'main'.", param="version")
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    if revision in (None, version_tags.HEAD):
-        version_id = version_history.snapshot(hub, account_id, dataset_id)[0]["id"]
-    else:
-        with hub.db.session() as s:
-            version_id = version_tags.resolve(s, ds, revision).id
+    version_id = version_history.version_to_ship(hub, ds, body.get("version"))
     export = Export(
         id=prefixed("exp_"),
         account_id=account_id,

@@ -167,3 +167,14 @@ def restore(hub: Hub, account_id: str, dataset_id: str, version_ref: str) -> dic
                 f"Dataset {dataset_id} got a new version meanwhile; ask again.", param="dataset_id"
             ) from None
     return get_version(hub, account_id, dataset_id, version_id)
+
+
+def version_to_ship(hub: Hub, ds: Dataset, revision: Any) -> str:
+    """The version an export or a publication writes: the live rows (cut as a version first
+    if they changed since the head) for no revision or `main`, else the one it names."""
+    if revision is not None and not isinstance(revision, str):
+        raise InvalidRequest("version must be a version id, a tag or 'main'.", param="version")
+    if revision in (None, version_tags.HEAD):
+        return str(snapshot(hub, ds.account_id, ds.id)[0]["id"])
+    with hub.db.session() as s:
+        return version_tags.resolve(s, ds, revision).id

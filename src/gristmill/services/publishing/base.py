@@ -86,3 +86,13 @@ def flag(spec: dict[str, Any], name: str, default: bool) -> bool:
             f"target_spec.{name} must be true or false.", param=f"target_spec.{name}"
         )
     return value
+
+
+def choice(spec: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
+    """A field that takes one of `allowed`; the first is the default."""
+    chosen = spec.get(name, allowed[0])
+    if chosen not in allowed:
+        raise InvalidRequest(
+            f"target_spec.{name} must be one of {', '.join(allowed)}.", param=f"target_spec.{name}"
+        )
+    return str(chosen)

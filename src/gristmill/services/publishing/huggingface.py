@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gristmill.services.errors import InvalidRequest
-from gristmill.services.publishing.base import Attempt, PublishFailed, flag, text_field
+from gristmill.services.publishing.base import Attempt, PublishFailed, choice, flag, text_field
 from gristmill.settings import Settings
 
 FORMATS = ("parquet", "jsonl")
@@ -44,13 +44,7 @@ class HuggingFace:
         self.data_format(spec)
 
     def data_format(self, spec: dict[str, Any]) -> str:
-        chosen = spec.get("format", "parquet")
-        if chosen not in FORMATS:
-            raise InvalidRequest(
-                f"target_spec.format must be one of {', '.join(FORMATS)}.",
-                param="target_spec.format",
-            )
-        return str(chosen)
+        return choice(spec, "format", FORMATS)
 
     def publish(self, attempt: Attempt) -> tuple[str, str]:
         from huggingface_hub import HfApi

@@ -16,7 +16,7 @@ from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.jobs import queue
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import export_job, version_history, version_tags
+from gristmill.services.datasets import export_job, version_history
 from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.publishing.base import Target
 from gristmill.services.publishing.huggingface import HuggingFace
@@ -44,18 +44,16 @@ def start_publication(
         raise InvalidRequest(
             f"Unknown target {target!r}: expected one of {', '.join(TARGETS)}.", param="target"
         )
-    spec = dict(target_spec or {})
     if not isinstance(target_spec, dict | None):
         raise InvalidRequest("target_spec must be an object.", param="target_spec")
+    spec = dict(target_spec or {})
     chosen = TARGETS[target]
     chosen.check(spec, hub.settings)
     split = _split_of(spec)
-    revision = spec.get("version")
-    if revision in (None, version_tags.HEAD):
-        version_id = version_history.snapshot(hub, account_id, dataset_id)[0]["id"]
-    else:
-        with hub.db.session() as s:
-            version_id = version_tags.resolve(s, ds, str(revision)).id
+    try:
+        version_id = version_history.version_to_ship(hub, ds, spec.get("version"))
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.message, param="target_spec.version") from None
     secrets = {k: spec.pop(k) for k in chosen.secret_fields if k in spec}
     spec["split"] = split
     pub = Publication(

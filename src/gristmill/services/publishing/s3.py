@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gristmill.services.errors import InvalidRequest
-from gristmill.services.publishing.base import Attempt, PublishFailed, text_field
+from gristmill.services.publishing.base import Attempt, PublishFailed, choice, text_field
 from gristmill.settings import Settings
 
 FORMATS = ("parquet", "jsonl", "openai-chat")
@@ -28,13 +27,7 @@ class S3:
         self.data_format(spec)
 
     def data_format(self, spec: dict[str, Any]) -> str:
-        chosen = spec.get("format", "parquet")
-        if chosen not in FORMATS:
-            raise InvalidRequest(
-                f"target_spec.format must be one of {', '.join(FORMATS)}.",
-                param="target_spec.format",
-            )
-        return str(chosen)
+        return choice(spec, "format", FORMATS)
 
     def publish(self, attempt: Attempt) -> tuple[str, str]:
         import boto3
