@@ -191,8 +191,10 @@ def _writer(file_format: str, path: Path, layout: Layout | None) -> FileWriter:
     return JsonWriter(path) if file_format == "json" else JsonlWriter(path)
 
 
-def _converted(
-    path: Path, file_format: str, on_skip: Callable[[dict[str, Any], str], None]
+def converted(
+    path: Path,
+    file_format: str,
+    on_skip: Callable[[dict[str, Any], str], None] = lambda _row, _why: None,
 ) -> Iterator[list[tuple[int, Any]]]:
     """(position in the version, record in the format) batches; skipped rows reported. A
     plain chat row in a JSON format comes as its finished JSON line (bytes, see
@@ -248,7 +250,7 @@ def write_export(
         layout = None
         if export.format in TABULAR:
             layout = Layout.scan(
-                [r for _, r in b] for b in _converted(path, export.format, lambda *_: None)
+                [r for _, r in b] for b in converted(path, export.format, lambda *_: None)
             )
         names = ["train", "validation"] if split else [None]
         paths = {
@@ -260,7 +262,7 @@ def write_export(
         }
         done = 0
         try:
-            for batch in _converted(path, export.format, on_skip):
+            for batch in converted(path, export.format, on_skip):
                 if to_validation is None:
                     writers[None].write([r for _, r in batch])
                 else:

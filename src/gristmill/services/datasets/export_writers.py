@@ -135,7 +135,7 @@ def _unified(a: pa.DataType, b: pa.DataType) -> pa.DataType:
     return unified
 
 
-def _line(record: Any) -> bytes:
+def json_line(record: Any) -> bytes:
     """A record's JSON line; a record that comes as bytes is its line already."""
     return record if isinstance(record, bytes) else orjson.dumps(record) + b"\n"
 
@@ -160,7 +160,7 @@ class JsonlWriter:
         self.rows = 0
 
     def write(self, records: Records) -> None:
-        self._fh.write(b"".join(_line(r) for r in records))
+        self._fh.write(b"".join(json_line(r) for r in records))
         self.rows += len(records)
 
     def close(self) -> None:
@@ -171,7 +171,7 @@ class JsonWriter(JsonlWriter):
     def write(self, records: Records) -> None:
         if records:
             sep = b",\n" if self.rows else b"[\n"
-            self._fh.write(sep + b",\n".join(_line(r)[:-1] for r in records))
+            self._fh.write(sep + b",\n".join(json_line(r)[:-1] for r in records))
             self.rows += len(records)
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from gristmill.hub import Hub
 from gristmill.services.datasets import export_job, versions
 from gristmill.services.datasets.datasets import get_dataset
-from gristmill.services.datasets.export_writers import json_text
+from gristmill.services.datasets.export_writers import json_line, json_text
 from gristmill.services.datasets.records import record_of
 from gristmill.services.errors import InvalidRequest, ServiceError
 from gristmill.store.metadata.models import DatasetVersion
@@ -85,7 +85,7 @@ def open_export(hub: Hub, account_id: str, dataset_id: str, file_format: str) ->
 
 def _records(path: Path) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for row in versions.iter_snapshot_rows(path):
+    for row in versions.iter_snapshot_rows(path, export_job.EXPORTED_COLUMNS):
         batch.append(record_of(row))
         if len(batch) >= BATCH:
             yield batch
@@ -96,8 +96,8 @@ def _records(path: Path) -> Iterator[list[dict[str, Any]]]:
 
 def _jsonl(hub: Hub, key: str) -> Iterator[bytes]:
     with versions.local_copy(hub, key) as path:
-        for batch in _records(path):
-            yield b"".join(orjson.dumps(r) + b"\n" for r in batch)
+        for batch in export_job.converted(path, "jsonl"):
+            yield b"".join(json_line(r) for _, r in batch)
 
 
 def _json(hub: Hub, key: str) -> Iterator[bytes]:
