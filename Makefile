@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate bench-run clean
+.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate bench-run bench-export clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-evaluate: install-bench
 
 bench-run: install-bench
 	$(BIN)/python bench/run.py
+
+bench-export: install-bench
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
