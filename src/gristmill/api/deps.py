@@ -5,8 +5,10 @@ dependency in the threadpool, and each hand-off costs more than a whole cached k
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
+import anyio.from_thread
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -88,3 +90,20 @@ def file_chunks(upload: UploadFile) -> Any:
     fh.seek(0)
     while chunk := fh.read(CHUNK):
         yield chunk
+
+
+def body_chunks(request: Request) -> Iterator[bytes]:
+    """The request body as a blocking iterator, for a worker thread: the blob stores write
+    synchronously, and this keeps the body streaming instead of spooling it first."""
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes:
+        return await stream.__anext__()
+
+    while True:
+        try:
+            chunk = anyio.from_thread.run(next_chunk)
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk

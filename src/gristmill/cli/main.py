@@ -1,5 +1,5 @@
 """`gristmill` entry point: serve, worker, db upgrade, keys, jobs, evaluate, run, versions, diff,
-restore, tag, export, publish."""
+restore, tag, export, publish, datasets."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gristmill.cli import datasets as datasets_cli
 from gristmill.cli import evaluate as evaluate_cli
 from gristmill.cli import export as export_cli
 from gristmill.cli import jobs as jobs_cli
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cli.add_parser(sub)
     versions_cli.add_parser(sub)
     export_cli.add_parser(sub)
+    datasets_cli.add_parser(sub)
     publish_cli.add_parser(sub)
 
     keys = sub.add_parser("keys", help="API keys")

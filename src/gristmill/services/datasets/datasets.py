@@ -375,7 +375,7 @@ def create_from_upload(
     caller: Principal,
     *,
     name: str,
-    schema_type: str,
+    schema_type: str | None,
     origin: str,
     chunks: Iterable[bytes],
     filename: str | None,

@@ -3,13 +3,10 @@ presigned PUT URL, which takes no API key: the token in the path is the credenti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import anyio.from_thread
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from gristmill.api.deps import HubDep, reject_oversized
+from gristmill.api.deps import HubDep, body_chunks, reject_oversized
 from gristmill.api.flavors.adaption.auth import Caller
 from gristmill.api.flavors.adaption.datasets import ORIGIN
 from gristmill.api.flavors.adaption.wire import (
@@ -57,25 +54,8 @@ def complete_by_id(
     return CompleteResponse(dataset_id=ds.id, status=ds.status)
 
 
-def _body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body as a blocking iterator, for a worker thread: the blob stores write
-    synchronously, and this keeps the body streaming instead of spooling it first."""
-    stream = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes:
-        return await stream.__anext__()
-
-    while True:
-        try:
-            chunk = anyio.from_thread.run(next_chunk)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
-
-
 @presigned_router.put(presigned.URL_PATH + "{token}")
 async def put_presigned(token: str, request: Request, hub: HubDep) -> Response:
     reject_oversized(request, hub.settings.max_upload_bytes, "The file")
-    await run_in_threadpool(presigned.receive, hub, token, _body_chunks(request))
+    await run_in_threadpool(presigned.receive, hub, token, body_chunks(request))
     return Response(status_code=200)

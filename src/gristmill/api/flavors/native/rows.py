@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
-from gristmill.api.deps import HubDep
+from gristmill.api.deps import HubDep, body_chunks
 from gristmill.api.flavors.native.auth import Caller
 from gristmill.api.flavors.native.wire import DatasetList, DatasetObject, RowList, RowObject
 from gristmill.services.datasets import datasets as dataset_service
+from gristmill.services.files import presigned
 from gristmill.services.quality import reports
 
 router = APIRouter(tags=["native datasets"])
@@ -45,6 +48,40 @@ def list_datasets(
         sort="-created_at",
     )
     return DatasetList(data=[DatasetObject.of(d) for d in rows], next_cursor=next_cursor)
+
+
+@router.post("/datasets", status_code=201)
+async def upload_dataset(
+    request: Request,
+    hub: HubDep,
+    caller: Caller,
+    name: str,
+    filename: str | None = None,
+    schema_type: str | None = None,
+) -> DatasetObject:
+    """The request body is the file (JSONL, JSON, CSV or Parquet, also gzip/zstd), streamed
+    to the blob store; `filename` (default `name`) tells its format. The ingest is queued:
+    poll the dataset until it is `succeeded` or `failed`."""
+    ds = await run_in_threadpool(
+        partial(
+            dataset_service.create_from_upload,
+            hub,
+            caller,
+            name=name,
+            schema_type=schema_type,
+            origin="native",
+            chunks=body_chunks(request),
+            filename=filename or name,
+        )
+    )
+    return DatasetObject.of(ds)
+
+
+@router.delete("/datasets/{dataset_id}")
+def delete_dataset(dataset_id: str, hub: HubDep, caller: Caller) -> dict[str, Any]:
+    """The dataset, its rows, versions, evaluations, runs and exports."""
+    presigned.delete_dataset(hub, caller.account_id, dataset_id)
+    return {"id": dataset_id, "object": "dataset.deleted", "deleted": True}
 
 
 @router.get("/datasets/{dataset_id}")
