@@ -24,7 +24,7 @@ from gristmill.api.envelopes import Doors, Problem
 from gristmill.hub import Hub
 from gristmill.services import accounts
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.errors import InvalidRequest, NotFound, ServiceError
+from gristmill.services.errors import InvalidRequest, NotFound, PayloadTooLarge, ServiceError
 from gristmill.services.hub_door import repos, writes
 
 PREFIX = "/hf"
@@ -219,9 +219,7 @@ async def _spool(request: Request, limit: int) -> Any:
         size += len(chunk)
         if size > limit:
             spooled.close()
-            raise InvalidRequest(
-                f"The commit is larger than the limit of {limit} bytes.", param="body"
-            )
+            raise PayloadTooLarge(f"The commit is larger than the limit of {limit} bytes.")
         spooled.write(chunk)
     return spooled
 
