@@ -116,3 +116,41 @@ def test_cli_datasets_commands(server: LiveServer, tmp_path: Path) -> None:
     assert gone.returncode == 1 and gone.stderr == f"error: 404: Dataset {ds['id']} not found.\n"
     bad = server.cli("datasets", "upload", str(tmp_path / "missing.jsonl"), *flags, check=False)
     assert bad.returncode != 0 and bad.stderr.startswith("error: ")
+
+
+def test_logs_through_the_client_and_the_cli(server: LiveServer, gm: Client) -> None:
+    key = server.new_key()
+    entries = [
+        {
+            "gateway_id": "support",
+            "provider": "openai",
+            "model": "gpt-4o-mini" if i % 2 else "gpt-4o",
+            "request": {"messages": [{"role": "user", "content": f"refund order {i}"}]},
+            "response": {
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]
+            },
+            "tokens_in": 10,
+            "tokens_out": 2,
+            "success": i != 4,
+        }
+        for i in range(7)
+    ]
+    with Client(server.base_url, key["api_key"]) as mine:
+        made = mine.request("POST", "/logs", json={"logs": entries})["ids"]
+        listed = list(mine.logs.list("support", page_size=2))  # four pages
+        assert sorted(log["id"] for log in listed) == sorted(made)
+        minis = list(mine.logs.list("support", model="gpt-4o-mini"))
+        assert {log["model"] for log in minis} == {"gpt-4o-mini"} and len(minis) == 3
+        assert [log["success"] for log in mine.logs.list("support", success=False)] == [False]
+        assert mine.logs.get(made[0])["tokens_in"] == 10
+    with pytest.raises(NotFoundError):  # another account's gateway
+        list(gm.logs.list("support"))
+    flags = ("--url", server.base_url, "--api-key", key["api_key"])
+    table = server.cli("logs", "list", "support", "--model", "gpt-4o", *flags).stdout.splitlines()
+    assert table[0].split()[:4] == ["id", "created", "provider", "model"] and len(table) == 5
+    as_json = json.loads(
+        server.cli("logs", "list", "support", "--limit", "3", "--json", *flags).stdout
+    )
+    assert len(as_json) == 3
+    missing = server.cli("logs", "list", "nowhere", *flags, check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: 404")

@@ -145,6 +145,7 @@ class Client:
         self.exports = Exports(self)
         self.runs = Runs(self)
         self.publications = Publications(self)
+        self.logs = Logs(self)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -473,4 +474,31 @@ class Publications:
         result: dict[str, Any] = self._c.request(
             "GET", f"/datasets/{dataset_id}/publications/{publish_id}"
         )
+        return result
+
+
+class Logs:
+    def __init__(self, client: Client) -> None:
+        self._c = client
+
+    def list(
+        self, gateway: str, *, page_size: int = 50, **filters: Any
+    ) -> Iterator[dict[str, Any]]:
+        """A gateway's logs, newest first, page after page; `filters` as the Cloudflare door
+        takes them (`model="gpt-4o-mini"`, `success=True`, `search="refund"`, ...)."""
+        params = {k: str(v).lower() if isinstance(v, bool) else v for k, v in filters.items()}
+        page = 1
+        while True:
+            found = self._c.request(
+                "GET",
+                f"/gateways/{gateway}/logs",
+                params={**params, "page": page, "per_page": page_size},
+            )
+            yield from found["data"]
+            if not found["data"] or page * page_size >= found["total"]:
+                return
+            page += 1
+
+    def get(self, log_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._c.request("GET", f"/logs/{log_id}")
         return result

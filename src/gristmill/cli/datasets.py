@@ -1,5 +1,6 @@
-"""`gristmill datasets upload|list|show|rows|delete`, on the Python client (`gristmill.Client`)
-over HTTP. Progress bars go to stderr; `--json` prints what the server answered."""
+"""`gristmill datasets upload|list|show|rows|delete` and `gristmill logs list`, on the Python
+client (`gristmill.Client`) over HTTP. Progress bars go to stderr; `--json` prints what the
+server answered."""
 
 from __future__ import annotations
 
@@ -118,6 +119,39 @@ def cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs_list(args: argparse.Namespace) -> int:
+    filters: dict[str, Any] = {
+        k: v
+        for k, v in (("model", args.model), ("provider", args.provider), ("search", args.search))
+        if v
+    }
+    if args.success is not None:
+        filters["success"] = args.success == "true"
+    with client_of(args) as gm:
+        found = list(islice(gm.logs.list(args.gateway, **filters), args.limit))
+    if args.json:
+        print(json.dumps(found, indent=2))
+        return 0
+    lines = [
+        (
+            log["id"],
+            log["created_at"][:19],
+            log["provider"],
+            log["model"] or "-",
+            "ok" if log["success"] else "failed",
+            f"{log['tokens_in'] or 0}/{log['tokens_out'] or 0}",
+            f"{log['cost'] or 0:.6f}",
+            str(log["feedback"] if log["feedback"] is not None else "-"),
+        )
+        for log in found
+    ]
+    if lines:
+        _table(
+            [("id", "created", "provider", "model", "result", "tokens", "cost", "feedback"), *lines]
+        )
+    return 0
+
+
 def _guarded(func: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         try:
@@ -156,6 +190,16 @@ def add_parser(sub: Any) -> None:
     rm = inner.add_parser("delete", help="delete a dataset")
     rm.add_argument("dataset_id")
     rm.set_defaults(func=_guarded(cmd_delete))
-    for command in (up, ls, show, rows, rm):
+    logs = sub.add_parser("logs", help="gateway logs (over HTTP)")
+    logs_inner = logs.add_subparsers(dest="logs_command", required=True)
+    ll = logs_inner.add_parser("list", help="a gateway's logs, newest first")
+    ll.add_argument("gateway", help="the gateway id (gristmill-runs holds adaptation runs' calls)")
+    ll.add_argument("--model")
+    ll.add_argument("--provider")
+    ll.add_argument("--success", choices=("true", "false"))
+    ll.add_argument("--search", help="text in the request or response")
+    ll.add_argument("--limit", type=int, default=50)
+    ll.set_defaults(func=_guarded(cmd_logs_list))
+    for command in (up, ls, show, rows, rm, ll):
         command.add_argument("--json", action="store_true")
         add_server_flags(command)

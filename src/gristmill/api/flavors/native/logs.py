@@ -1,4 +1,5 @@
-"""Native log routes: batch ingestion, get one, set feedback."""
+"""Native log routes: batch ingestion, a gateway's logs (the Cloudflare door's filters), get
+one, set feedback."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from gristmill.api.flavors.native.wire import LogBatch, LogIds, LogObject
 from gristmill.api.wire_common import log_edits
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 from gristmill.services.logs import logs as log_service
+from gristmill.services.logs.queries import parse_log_query
 
 router = APIRouter(tags=["native logs"])
 
@@ -59,3 +61,18 @@ def set_feedback(
     """Any of feedback (-1, 0, 1), score and metadata; null clears one."""
     changes = log_edits(body)
     return LogObject.of(log_service.edit_log(hub, caller.account_id, None, log_id, **changes))
+
+
+@router.get("/gateways/{gateway_id}/logs")
+def list_logs(gateway_id: str, request: Request, hub: HubDep, caller: Caller) -> dict[str, Any]:
+    """Newest first by default; the query takes the Cloudflare door's vocabulary (`model`,
+    `provider`, `success`, `feedback`, `search`, `filters.*`, `order_by`, `page`, `per_page`)."""
+    query = parse_log_query(request.query_params.multi_items())
+    rows, total = log_service.list_logs(hub, caller.account_id, gateway_id, query)
+    return {
+        "object": "list",
+        "data": [LogObject.of(r).model_dump(mode="json") for r in rows],
+        "total": total,
+        "page": query.page,
+        "per_page": query.per_page,
+    }
