@@ -15,9 +15,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-import httpx
-
 from gristmill.cli.jobs import progress_bar
+from gristmill.client import APIStatusError, Client, GristmillError
 from gristmill.settings import Settings
 
 WAITING = ("pending", "running")
@@ -46,25 +45,23 @@ def api_key(args: argparse.Namespace, settings: Settings) -> str:
 
 
 def call(
-    client: httpx.Client, method: str, path: str, body: dict[str, Any] | None = None
+    client: Client, method: str, path: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """One request to the server: its JSON, or CliError with the server's message."""
+    """One request to the server through the Python client: its JSON, or CliError with the
+    server's message (`404: Dataset … not found.`)."""
     try:
-        resp = client.request(method, path, json=body)
-    except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach {client.base_url}: {exc}") from None
-    answer: Any = (
-        resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-    )
-    if resp.status_code >= 400:
-        message = answer.get("error", {}).get("message") if isinstance(answer, dict) else None
-        raise CliError(f"{resp.status_code}: {message or resp.text[:200]}")
-    result: dict[str, Any] = answer
+        result: dict[str, Any] = client.request(
+            method, path.removeprefix("/native/v1"), **({"json": body} if body is not None else {})
+        )
+    except APIStatusError as exc:
+        raise CliError(f"{exc.status_code}: {exc.message}") from None
+    except GristmillError as exc:
+        raise CliError(str(exc)) from None
     return result
 
 
 def fetch_report(
-    client: httpx.Client, dataset_id: str, *, wait: bool, poll: float, err: TextIO
+    client: Client, dataset_id: str, *, wait: bool, poll: float, err: TextIO
 ) -> dict[str, Any]:
     path = f"/native/v1/datasets/{dataset_id}/evaluation"
     report = call(client, "GET", path)
@@ -117,10 +114,11 @@ def render(report: dict[str, Any], out: TextIO) -> None:
         print(f"- cap {cap['cap']}: {cap['reason']}", file=out)
 
 
-def client_for(args: argparse.Namespace) -> httpx.Client:
+def client_for(args: argparse.Namespace) -> Client:
+    """The Python client for the server and key the flags, the environment or the data
+    directory name; every command goes through it."""
     settings = Settings()
-    headers = {"Authorization": f"Bearer {api_key(args, settings)}"}
-    return httpx.Client(base_url=server_url(args, settings), headers=headers, timeout=30)
+    return Client(server_url(args, settings), api_key(args, settings), timeout=30)
 
 
 def add_server_flags(p: argparse.ArgumentParser) -> None:

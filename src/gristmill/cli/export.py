@@ -1,8 +1,8 @@
 """`gristmill export DATASET_ID --format F -o FILE`: a version in a training format, over
 HTTP. The export runs on the server as a job (a progress bar on stderr meanwhile); then its
-files are downloaded through their signed links, and rows the format cannot hold are listed
-on stderr by line. With `--validation`, FILE gets `-train` and `-validation` before its
-extension."""
+files are downloaded through their signed links by the Python client, and rows the format
+cannot hold are listed on stderr by line. With `--validation`, FILE gets `-train` and
+`-validation` before its extension."""
 
 from __future__ import annotations
 
@@ -10,35 +10,17 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
-import httpx
 
 from gristmill.cli.evaluate import WAITING, CliError, add_server_flags, call, client_for
 from gristmill.cli.jobs import progress_bar
+from gristmill.client import GristmillError
 from gristmill.services.datasets.export_job import FORMATS
 
 
 def _validation(text: str) -> float | int:
     share = float(text)
     return int(share) if share >= 1 and share.is_integer() else share
-
-
-def _target(out: Path, split: str, several: bool) -> Path:
-    return out.with_name(f"{out.stem}-{split}{out.suffix}") if several else out
-
-
-def _download(url: str, path: Path) -> None:
-    try:
-        with httpx.stream("GET", url, timeout=60) as resp:
-            if resp.status_code != 200:
-                raise CliError(f"{resp.status_code}: cannot download {path.name}")
-            with open(path, "wb") as fh:
-                for chunk in resp.iter_bytes():
-                    fh.write(chunk)
-    except httpx.HTTPError as exc:
-        raise CliError(f"cannot download {path.name}: {exc}") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -56,12 +38,14 @@ def cmd_export(args: argparse.Namespace) -> int:
             time.sleep(args.poll)
             export = call(c, "GET", path)
         print(file=sys.stderr)
-    if export["status"] != "succeeded":
-        raise CliError(f"export failed: {export['error']}")
-    several = len(export["files"]) > 1
-    for f in export["files"]:
-        f["path"] = str(_target(Path(args.output), f["split"], several))
-        _download(f["url"], Path(f["path"]))
+        if export["status"] != "succeeded":
+            raise CliError(f"export failed: {export['error']}")
+        try:
+            written = c.exports.download(export, args.output)
+        except GristmillError as exc:
+            raise CliError(str(exc)) from None
+    for f, local in zip(export["files"], written, strict=True):
+        f["path"] = str(local)
     for skip in export["skipped"][:20]:
         print(f"skipped line {skip['line']}: {skip['reason']}", file=sys.stderr)
     if args.json:

@@ -13,16 +13,15 @@ import sys
 import time
 from typing import Any, TextIO
 
-import httpx
-
 from gristmill.cli.evaluate import add_server_flags, call, client_for
 from gristmill.cli.jobs import progress_bar
+from gristmill.client import Client
 
 RECIPES = ("prompt_rephrase", "reasoning_traces")
 DONE = ("succeeded", "failed", "cancelled")
 
 
-def _mapping(client: httpx.Client, args: argparse.Namespace) -> dict[str, Any]:
+def _mapping(client: Client, args: argparse.Namespace) -> dict[str, Any]:
     if args.chat:
         return {"chat": args.chat}
     if args.prompt:
