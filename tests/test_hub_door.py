@@ -4,6 +4,7 @@ versions as revisions, writes that create and update datasets, and the Hub's err
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def test_load_dataset_and_hub_reads(
     assert got["rows"][0]["messages"][0]["role"] == "user"  # a list of dicts, not JSON text
     assert (got["old"], got["tag"]) == (12, 12)
     assert got["streamed"] == got["rows"]
-    assert v2  # the head the default revision read
+    assert got["sha"] == hashlib.sha1(v2.encode()).hexdigest()  # main is the head version
 
     errors = hf(
         server,

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from gristmill.services.publishing.kaggle import Kaggle, default_title
 from gristmill.settings import Settings
 from tests.fake_kaggle import FakeKaggle
 from tests.support import Backend, LiveServer, native_client, start_server
+from tests.test_publishing import _published, _sorted
 
 USER, KEY = "gristmill-bot", "kaggle-key-0123456789"
 ROWS = [
@@ -101,21 +101,6 @@ def dataset(
 
 def _sdk(server: LiveServer, key: dict[str, str]) -> adaption.Adaption:
     return adaption.Adaption(api_key=key["api_key"], base_url=server.base_url, max_retries=0)
-
-
-def _published(server: LiveServer, key: dict[str, str], dataset_id: str, publish_id: str) -> Any:
-    http = native_client(server, key)
-    deadline = time.monotonic() + 60
-    while True:
-        pub = http.get(f"/datasets/{dataset_id}/publications/{publish_id}").json()
-        if pub["status"] in ("succeeded", "failed"):
-            return pub
-        assert time.monotonic() < deadline, pub
-        time.sleep(0.1)
-
-
-def _sorted(rows: list[Any]) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in rows)
 
 
 def test_publish_creates_the_dataset_then_a_version(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, event, func, or_, select
 from sqlalchemy.orm import Session
@@ -34,6 +34,7 @@ from gristmill.store.metadata.models import (
     VersionTag,
 )
 
+T = TypeVar("T")
 SCHEMA_TYPES = ("chat", "generation", "preference", "reranking_questions", "json")
 STATUSES = ("pending", "running", "succeeded", "failed")
 MAX_PAGE = 1000
@@ -178,6 +179,31 @@ def _get(s: Any, account_id: str, dataset_id: str) -> Dataset:
 def get_dataset(hub: Hub, account_id: str, dataset_id: str) -> Dataset:
     with hub.db.session() as s:
         return _get(s, account_id, dataset_id)
+
+
+def dataset_part(
+    hub: Hub,
+    account_id: str,
+    dataset_id: str,
+    model: type[T],
+    object_id: str,
+    *,
+    what: str,
+    param: str,
+) -> T:
+    """An object of one of the caller's datasets (an export, a publication), detached;
+    another account's or another dataset's answers NotFound like a missing one."""
+    ds = get_dataset(hub, account_id, dataset_id)
+    with hub.db.session() as s:
+        found = s.get(model, object_id)
+        if (
+            found is None
+            or getattr(found, "dataset_id", None) != ds.id
+            or getattr(found, "account_id", None) != account_id
+        ):
+            raise NotFound(f"{what} {object_id} not found.", param=param)
+        s.expunge(found)
+        return found
 
 
 def find_by_name(hub: Hub, account_id: str, name: str) -> Dataset | None:

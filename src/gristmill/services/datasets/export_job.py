@@ -164,13 +164,9 @@ def start_export(hub: Hub, account_id: str, dataset_id: str, body: dict[str, Any
 
 
 def get_export(hub: Hub, account_id: str, dataset_id: str, export_id: str) -> Export:
-    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    with hub.db.session() as s:
-        found = s.get(Export, export_id)
-        if found is None or found.dataset_id != ds.id or found.account_id != account_id:
-            raise NotFound(f"Export {export_id} not found.", param="export_id")
-        s.expunge(found)
-        return found
+    return dataset_service.dataset_part(
+        hub, account_id, dataset_id, Export, export_id, what="Export", param="export_id"
+    )
 
 
 @dataclass

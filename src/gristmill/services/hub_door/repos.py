@@ -16,9 +16,8 @@ from sqlalchemy import select
 
 from gristmill.hub import Hub
 from gristmill.services.accounts import Principal
-from gristmill.services.datasets import export_job, version_tags
+from gristmill.services.datasets import card, export_job, version_tags
 from gristmill.services.errors import NotFound
-from gristmill.services.hub_door import card
 from gristmill.store.metadata.models import Account, Dataset, DatasetVersion, Export
 
 DATA_FILE = "data/train-00000-of-00001.parquet"
@@ -166,6 +165,33 @@ def files_of(hub: Hub, revision: Revision) -> list[RepoFile]:
         ),
     )
     return files
+
+
+@dataclass
+class RepoDir:
+    path: str
+    oid: str
+
+
+def listing(hub: Hub, revision: Revision, path: str, recursive: bool) -> list[RepoFile | RepoDir]:
+    """What the Hub's tree lists at `path`: a file itself, or a folder's entries (every level
+    below it when `recursive`, directories included); a missing path is EntryNotFound."""
+    files = files_of(hub, revision)
+    for f in files:
+        if f.path == path:
+            return [f]
+    dirs = sorted({f.path.rsplit("/", 1)[0] for f in files if "/" in f.path})
+    if path and path not in dirs:
+        raise EntryNotFound(f"{path} does not exist at {revision.sha}")
+    inside = f"{path}/" if path else ""
+
+    def shown(entry: str) -> bool:
+        return entry.startswith(inside) and (recursive or "/" not in entry[len(inside) :])
+
+    found: list[RepoFile | RepoDir] = [
+        RepoDir(d, commit_sha(f"{revision.sha}:{d}")) for d in dirs if shown(d)
+    ]
+    return found + [f for f in files if shown(f.path)]
 
 
 def file_at(hub: Hub, revision: Revision, path: str) -> RepoFile:

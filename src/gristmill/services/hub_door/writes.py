@@ -29,7 +29,7 @@ from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.errors import Conflict, Forbidden, InvalidRequest, ServiceError
-from gristmill.services.hub_door.repos import Repo, account_name, commit_sha, resolve
+from gristmill.services.hub_door.repos import Repo, account_name, commit_sha, find_repo, resolve
 from gristmill.store.metadata.models import Dataset, Job
 
 DATA_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv")
@@ -66,6 +66,13 @@ def create_repo(hub: Hub, caller: Principal, body: dict[str, Any], base_url: str
     return {"url": url, "name": f"{mine}/{name}", "id": ds.id}
 
 
+def delete_repo(hub: Hub, caller: Principal, body: dict[str, Any]) -> None:
+    """`HfApi().delete_repo`: the dataset, its rows, versions and files."""
+    namespace = body.get("organization") or account_name(hub, caller.account_id)
+    repo = find_repo(hub, caller, str(namespace), str(body.get("name")))
+    dataset_service.delete_dataset(hub, caller.account_id, repo.dataset.id)
+
+
 def preupload(files: Any) -> dict[str, Any]:
     """Every file goes inline in the commit (`regular`): no LFS, so no Xet either."""
     if not isinstance(files, list):
@@ -99,20 +106,25 @@ def _line_spans(fh: BinaryIO) -> Iterator[tuple[int, int]]:
         yield start, pos
 
 
-def _decode_content(fh: BinaryIO, start: int, end: int, out: Path) -> None:
-    """Base64 text at [start, end) of the body, decoded into a file, 1 MiB at a time."""
+def _decode_content(fh: BinaryIO, start: int, out: Path) -> int:
+    """The base64 string that starts at `start`, decoded into a file 1 MiB at a time as it
+    is read; the offset of its closing quote (base64 has none inside)."""
     fh.seek(start)
-    left, carry = end - start, b""
+    pos, carry = start, b""
     with open(out, "wb") as dest:
-        while left > 0:
-            piece = carry + fh.read(min(CHUNK, left))
-            left -= len(piece) - len(carry)
-            usable = len(piece) - len(piece) % 4 if left > 0 else len(piece)
+        while True:
+            piece = fh.read(CHUNK)
+            quote = piece.find(b'"')
+            last = quote >= 0 or not piece
+            text = carry + (piece[:quote] if quote >= 0 else piece)
+            usable = len(text) if last else len(text) - len(text) % 4
             try:
-                dest.write(base64.b64decode(piece[:usable], validate=True))
+                dest.write(base64.b64decode(text[:usable], validate=True))
             except ValueError:
                 raise InvalidRequest("A file's content is not valid base64.") from None
-            carry = piece[usable:]
+            if last:
+                return pos + (quote if quote >= 0 else len(piece))
+            carry, pos = text[usable:], pos + len(piece)
 
 
 CONTENT = re.compile(rb'"content"\s*:\s*"')
@@ -130,18 +142,8 @@ def ndjson_files(fh: BinaryIO, workdir: Path) -> tuple[dict[str, Any], list[Comm
         found = CONTENT.search(head)
         if found is not None:  # a file line: the content is decoded without loading the line
             content_at = found.start()
-            body_start = start + found.end()
-            fh.seek(body_start)
-            stop = body_start
-            while True:  # base64 has no quote: the first one ends the string
-                piece = fh.read(CHUNK)
-                quote = piece.find(b'"')
-                if quote >= 0 or not piece:
-                    stop += quote if quote >= 0 else len(piece)
-                    break
-                stop += len(piece)
             local = workdir / f"file-{number}"
-            _decode_content(fh, body_start, stop, local)
+            stop = _decode_content(fh, start + found.end(), local)
             fh.seek(stop + 1)
             rest = head[:content_at] + b'"content":null' + fh.read(end - stop - 1)
         else:
@@ -236,8 +238,8 @@ def commit(
     workdir: Path,
     base_url: str,
 ) -> dict[str, Any]:
-    resolve(hub, repo, revision)
-    if revision not in ("main", resolve(hub, repo, "main").sha):
+    resolve(hub, repo, revision)  # RevisionNotFound first, as the Hub answers
+    if revision not in ("main", commit_sha(repo.dataset.head_version_id or repo.dataset.id)):
         raise InvalidRequest("Commits go to main.", param="revision")
     header, files, deleted = ndjson_files(body, workdir)
     if deleted:

@@ -11,8 +11,8 @@ from typing import Any
 
 from gristmill.hub import Hub
 from gristmill.jobs.worker import JobContext, register
+from gristmill.services.datasets import card
 from gristmill.services.datasets.export_job import stem_of, write_export
-from gristmill.services.hub_door import card
 from gristmill.services.publishing.base import Attempt, Bundle
 from gristmill.services.publishing.publications import TARGETS
 from gristmill.store.metadata.models import (

@@ -17,7 +17,7 @@ from gristmill.ids import prefixed
 from gristmill.jobs import queue
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import export_job, version_history
-from gristmill.services.errors import InvalidRequest, NotFound
+from gristmill.services.errors import InvalidRequest
 from gristmill.services.publishing.base import Target
 from gristmill.services.publishing.huggingface import HuggingFace
 from gristmill.services.publishing.kaggle import Kaggle
@@ -77,13 +77,9 @@ def start_publication(
 
 
 def get_publication(hub: Hub, account_id: str, dataset_id: str, publish_id: str) -> Publication:
-    ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    with hub.db.session() as s:
-        pub = s.get(Publication, publish_id)
-        if pub is None or pub.dataset_id != ds.id or pub.account_id != account_id:
-            raise NotFound(f"Publication {publish_id} not found.", param="publish_id")
-        s.expunge(pub)
-        return pub
+    return dataset_service.dataset_part(
+        hub, account_id, dataset_id, Publication, publish_id, what="Publication", param="publish_id"
+    )
 
 
 def message_of(pub: Publication) -> str:

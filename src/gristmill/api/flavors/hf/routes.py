@@ -23,7 +23,6 @@ from gristmill.api.deps import bearer_token, get_hub
 from gristmill.api.envelopes import Doors, Problem
 from gristmill.hub import Hub
 from gristmill.services import accounts
-from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.errors import InvalidRequest, NotFound, PayloadTooLarge, ServiceError
 from gristmill.services.hub_door import repos, writes
 
@@ -85,28 +84,14 @@ def _info(hub: Hub, rev: repos.Revision) -> dict[str, Any]:
     }
 
 
-def _entry(f: repos.RepoFile) -> dict[str, Any]:
-    return {"type": "file", "path": f.path, "size": f.size, "oid": f.oid}
+def _entry(e: repos.RepoFile | repos.RepoDir) -> dict[str, Any]:
+    if isinstance(e, repos.RepoDir):
+        return {"type": "directory", "path": e.path, "oid": e.oid}
+    return {"type": "file", "path": e.path, "size": e.size, "oid": e.oid}
 
 
 def _tree(hub: Hub, rev: repos.Revision, path: str, recursive: bool) -> list[dict[str, Any]]:
-    files = repos.files_of(hub, rev)
-    dirs = sorted({f.path.rsplit("/", 1)[0] for f in files if "/" in f.path})
-    for f in files:
-        if f.path == path:
-            return [_entry(f)]
-    if path and path not in dirs:
-        raise repos.EntryNotFound(f"{path} does not exist at {rev.sha}")
-    inside = f"{path}/" if path else ""
-    out: list[dict[str, Any]] = []
-    for d in dirs:
-        if d.startswith(inside) and (recursive or "/" not in d[len(inside) :]):
-            out.append({"type": "directory", "path": d, "oid": repos.commit_sha(f"{rev.sha}:{d}")})
-    for f in files:
-        rest = f.path[len(inside) :] if f.path.startswith(inside) else None
-        if rest is not None and (recursive or "/" not in rest):
-            out.append(_entry(f))
-    return out
+    return [_entry(e) for e in repos.listing(hub, rev, path, recursive)]
 
 
 def _range(header: str | None, size: int) -> tuple[int, int] | str | None:
@@ -162,10 +147,7 @@ def _api(
     if parts[:2] == ["repos", "create"] and method == "POST":
         return _json(writes.create_repo(hub, caller, _body_json(body), base))
     if parts[:2] == ["repos", "delete"] and method == "DELETE":
-        found = _body_json(body)
-        namespace = found.get("organization") or repos.account_name(hub, caller.account_id)
-        repo = repos.find_repo(hub, caller, str(namespace), str(found.get("name")))
-        dataset_service.delete_dataset(hub, caller.account_id, repo.dataset.id)
+        writes.delete_repo(hub, caller, _body_json(body))
         return _json({})
     if parts == ["validate-yaml"] and method == "POST":
         return _json({"errors": [], "warnings": []})
