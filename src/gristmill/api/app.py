@@ -30,6 +30,7 @@ from gristmill.jobs.worker import start_embedded
 from gristmill.services.files import presigned
 from gristmill.services.files import uploads as upload_service
 from gristmill.settings import Settings
+from gristmill.web import routes as web_routes
 
 log = logging.getLogger("gristmill")
 
@@ -86,6 +87,7 @@ def create_app(hub: Hub) -> FastAPI:
     adaption_routes.mount(app, doors)
     scale_gp_routes.mount(app, doors)
     tensorzero_routes.mount(app, doors)
+    web_routes.mount(app, doors)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gristmill.services.errors import ServiceError
@@ -29,11 +29,19 @@ def default_renderer(p: Problem) -> dict[str, Any]:
     return {"error": {"message": p.message, "code": p.code, "param": p.param}}
 
 
+PageResponder = Callable[[Request, Problem], Response]
+
+
 class Doors:
-    """Prefix → envelope renderer; the longest matching prefix wins."""
+    """Prefix → envelope renderer; the longest matching prefix wins. The viewer's pages
+    answer an error with a page, not an envelope (`register_pages`)."""
 
     def __init__(self) -> None:
         self._doors: list[tuple[str, Renderer]] = []
+        self._pages: list[tuple[str, PageResponder]] = []
+
+    def register_pages(self, prefix: str, responder: PageResponder) -> None:
+        self._pages.append((prefix, responder))
 
     def register(self, prefix: str, renderer: Renderer) -> None:
         self._doors.append((prefix, renderer))
@@ -45,7 +53,10 @@ class Doors:
                 return renderer
         return default_renderer
 
-    def respond(self, request: Request, problem: Problem) -> JSONResponse:
+    def respond(self, request: Request, problem: Problem) -> Response:
+        for prefix, responder in self._pages:
+            if request.url.path == prefix or request.url.path.startswith(prefix + "/"):
+                return responder(request, problem)
         body = self.renderer_for(request.url.path)(problem)
         headers = {"WWW-Authenticate": "Bearer"} if problem.status == 401 else None
         return JSONResponse(body, status_code=problem.status, headers=headers)
@@ -64,15 +75,15 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 
 def install(app: Any, doors: Doors) -> None:
-    async def on_service_error(request: Request, exc: Exception) -> JSONResponse:
+    async def on_service_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ServiceError)
         return doors.respond(request, Problem(exc.status, exc.message, exc.param, exc.code))
 
-    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return doors.respond(request, _validation_problem(exc))
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = str(exc.detail)

@@ -139,7 +139,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="a dataset's quality report (over HTTP to a server)")
+    p = sub.add_parser(
+        "evaluate", aliases=["report"], help="a dataset's quality report (over HTTP to a server)"
+    )
     p.add_argument("dataset_id")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-wait", action="store_true", help="do not wait for a running one")

@@ -58,6 +58,10 @@ def _has_tool_calls(messages: Any) -> bool:
     return False
 
 
+def _count(messages: Any) -> int:
+    return len(messages) if isinstance(messages, list) else 0
+
+
 def _json_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -75,13 +79,14 @@ class RowText:
     response: str
     response_field: str | None
     tool_call: bool = False
+    turns: int = 0  # messages in a conversation (0: the row is not one)
 
 
 def row_text(kind: str, given: Any, output: Any) -> RowText:
     """A row with no output at all (an input-only datapoint) has no response to judge."""
     text = _row_text(kind, given, output)
     if output is None and text.response_field is not None:
-        return RowText(text.prompt, "", None)
+        return RowText(text.prompt, "", None, turns=text.turns)
     return text
 
 
@@ -97,6 +102,7 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
             _messages_text(output, ("assistant",)),
             "assistant message",
             _has_tool_calls(output),
+            _count(messages) + (_count(output) if isinstance(output, list) else output is not None),
         )
     if kind == "generation":
         prompt = given.get("prompt")
@@ -113,6 +119,7 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
             _messages_text(chosen, ("assistant",)),
             "preferred_output",
             _has_tool_calls(chosen),
+            _count(given.get("messages")) + _count(chosen),
         )
     if kind == "reranking_questions":
         return RowText(_json_text(given.get("question")), _json_text(given.get("chunk")), None)

@@ -115,7 +115,12 @@ def authenticate(hub: Hub, api_key: str | None) -> Principal:
     request, so a revocation from any process or machine holds from the next request on."""
     if not api_key:
         raise Unauthenticated("Missing API key: send it in this API's authentication header.")
-    key_hash = hash_key(api_key)
+    return authenticate_hash(hub, hash_key(api_key))
+
+
+def authenticate_hash(hub: Hub, key_hash: str) -> Principal:
+    """The caller whose key hashes to `key_hash` (a viewer session holds the hash, never
+    the key), with the same revocation check as `authenticate`."""
     known: Principal | None = hub.principals.get(key_hash)
     if known is not None:
         if hub.db.fetch_value(_KEY_IS_LIVE, (known.key_id,)) is not None:

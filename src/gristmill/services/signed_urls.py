@@ -1,38 +1,25 @@
 """Links that work without an API key until they expire: export files, served by the S3 store
 when it can sign (its own presigned GET), else by Gristmill under `/native/v1/signed/…`.
 
-Gristmill's own links carry an HMAC-SHA256 of the path and the expiry. The key is random,
-made once and kept in the blob store (`secrets/url-signing-key`), which every server process
-and worker shares already; a link fails as soon as its time is up or its path is altered."""
+Gristmill's own links carry an HMAC-SHA256 of the path and the expiry, signed with the
+server's secret (`server_secret`); a link fails as soon as its time is up or its path is
+altered."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import time
 from urllib.parse import quote
 
 from gristmill.hub import Hub
+from gristmill.services import server_secret
 from gristmill.services.errors import Forbidden
 
-KEY_BLOB = "secrets/url-signing-key"
 PREFIX = "/native/v1/signed/"  # the native door serves these
-_keys: dict[int, bytes] = {}
-
-
-def _key(hub: Hub) -> bytes:
-    found = _keys.get(id(hub.blobs))
-    if found is None:
-        if not hub.blobs.exists(KEY_BLOB):
-            hub.blobs.put(KEY_BLOB, [secrets.token_bytes(32)])
-        found = b"".join(hub.blobs.read(KEY_BLOB))  # what was stored, whoever stored it
-        _keys[id(hub.blobs)] = found
-    return found
 
 
 def _signature(hub: Hub, path: str, expires: int) -> str:
-    return hmac.new(_key(hub), f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    return server_secret.sign(hub, "link", f"{path}\n{expires}")
 
 
 def signed_url(hub: Hub, base_url: str, key: str, path: str, filename: str) -> str:

@@ -1,4 +1,7 @@
-"""Examples longer than a model's context: tokens counted with tiktoken `o200k_base`."""
+"""Examples longer than a model's context: tokens counted with tiktoken `o200k_base`.
+
+The check also keeps the shape of the data for the report's histograms: tokens per example
+and turns (messages) per conversation."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from gristmill.pipeline.tokens import ENCODING, count_tokens
 
 # Histogram edges (tokens) of the example-length distribution kept in the report's stats.
 TOKEN_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536)
+TURN_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 
 class TooLong(Check):
@@ -30,6 +34,7 @@ class TooLong(Check):
         for edge in (*TOKEN_BUCKETS, None):
             label = f"tokens_le_{edge}" if edge else "tokens_gt_max_bucket"
             out.stats[label] = 0
+        _count_turns(texts, out.stats)
         for i, n in enumerate(counts):
             bucket = next((b for b in TOKEN_BUCKETS if n <= b), None)
             out.stats[f"tokens_le_{bucket}" if bucket else "tokens_gt_max_bucket"] += 1
@@ -37,3 +42,13 @@ class TooLong(Check):
                 detail = f"{n:,} tokens (limit {self.max_tokens:,})"
                 out.flags.append(Flag.of_row(texts, i, detail))
         return out
+
+
+def _count_turns(texts: TextBatch, stats: dict[str, int]) -> None:
+    """`turns_le_<edge>` counts of the conversations in the batch (other rows have none)."""
+    for edge in (*TURN_BUCKETS, None):
+        stats[f"turns_le_{edge}" if edge else "turns_gt_max_bucket"] = 0
+    for row in texts.rows:
+        if row.turns:
+            bucket = next((b for b in TURN_BUCKETS if row.turns <= b), None)
+            stats[f"turns_le_{bucket}" if bucket else "turns_gt_max_bucket"] += 1

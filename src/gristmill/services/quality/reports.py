@@ -39,6 +39,20 @@ def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
         return found
 
 
+def evaluations_of(hub: Hub, account_id: str, version_ids: list[str]) -> dict[str, Evaluation]:
+    """The evaluations of some versions, by version id."""
+    wanted = [v for v in version_ids if v]
+    if not wanted:
+        return {}
+    with hub.db.session() as s:
+        found = s.scalars(
+            select(Evaluation).where(
+                Evaluation.account_id == account_id, Evaluation.version_id.in_(wanted)
+            )
+        )
+        return {ev.version_id: ev for ev in found}
+
+
 def before_after(
     summary: dict[str, Any] | None, run: dict[str, Any] | None
 ) -> dict[str, Any] | None:

@@ -238,6 +238,22 @@ def get_dataset_run(hub: Hub, account_id: str, dataset_id: str, run_id: str) -> 
     return run
 
 
+def list_runs(hub: Hub, account_id: str, dataset_id: str, *, limit: int = 50) -> list[Run]:
+    """The dataset's newest runs first."""
+    _ = dataset_service.get_dataset(hub, account_id, dataset_id)  # 404 for another account's
+    with hub.db.session() as s:
+        found = list(
+            s.scalars(
+                select(Run)
+                .where(Run.dataset_id == dataset_id, Run.account_id == account_id)
+                .order_by(Run.created_at.desc(), Run.id.desc())
+                .limit(limit)
+            )
+        )
+        s.expunge_all()
+    return found
+
+
 def cancel_run(hub: Hub, account_id: str, dataset_id: str, run_id: str) -> Run:
     """Ask a run to stop; a run that has not started is cancelled at once."""
     get_dataset_run(hub, account_id, dataset_id, run_id)

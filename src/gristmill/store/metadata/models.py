@@ -330,7 +330,10 @@ class EvaluationFlag(Base):
     """One row flagged by one check of an evaluation: its line, datapoint and why."""
 
     __tablename__ = "evaluation_flags"
-    __table_args__ = (Index("ix_flags_evaluation_check", "evaluation_id", "check", "id"),)
+    __table_args__ = (
+        Index("ix_flags_evaluation_check", "evaluation_id", "check", "id"),
+        Index("ix_flags_evaluation_datapoint", "evaluation_id", "datapoint_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     evaluation_id: Mapped[str] = mapped_column(String(40))

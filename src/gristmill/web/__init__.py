@@ -1,0 +1,1 @@
+"""The web viewer: server-rendered pages over the services, a door like the others."""
