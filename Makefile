@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate bench-run bench-export clean
+.PHONY: run test lint install install-dev install-bench bench-upload bench-ingest bench-datapoints bench-evaluate bench-run bench-export bench-viewer clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ bench-run: install-bench
 
 bench-export: install-bench
 	$(BIN)/python bench/export.py
+
+bench-viewer: install-bench
+	$(BIN)/python bench/viewer.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

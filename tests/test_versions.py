@@ -5,6 +5,7 @@ backends."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,23 @@ def test_diff_between_versions(server: LiveServer, tmp_path: Path) -> None:
     ).json()
     assert len(rest["changes"]) == 1 and rest["next_cursor"] is None
     assert {c["datapoint_id"] for c in first["changes"] + rest["changes"]} == {ids[0], ids[1]}
+    # once v2 is evaluated its changes since v1 are kept: the same diff, read from them
+    deadline = time.monotonic() + 60
+    while not (http.get(f"/datasets/{dataset_id}/versions/{v2}").json()["stats"] or {}).get(
+        "changes"
+    ):
+        assert time.monotonic() < deadline, "v2's evaluation kept no changes"
+        time.sleep(0.1)
+    stored = http.get(f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}").json()
+    assert stored == diff
+    pages = [
+        http.get(
+            f"/datasets/{dataset_id}/versions/{v1}/diff/{v2}",
+            params={"limit": 1, **({"cursor": cursor} if cursor else {})},
+        ).json()
+        for cursor in (None, first["next_cursor"])
+    ]
+    assert pages == [first, rest]
     shown = server.cli(
         "diff", dataset_id, v1, v2, "--url", server.base_url, "--api-key", key["api_key"]
     ).stdout.splitlines()

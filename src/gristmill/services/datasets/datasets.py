@@ -319,9 +319,17 @@ def delete_dataset(hub: Hub, account_id: str, dataset_id: str) -> None:
 
 def delete_dataset_in(hub: Hub, s: Session, ds: Dataset) -> None:
     """`delete_dataset` in the caller's transaction; the blobs go once it commits."""
-    keys = list(
-        s.scalars(select(DatasetVersion.blob_key).where(DatasetVersion.dataset_id == ds.id))
+    keys: list[str] = []
+    made = s.execute(
+        select(DatasetVersion.blob_key, DatasetVersion.stats).where(
+            DatasetVersion.dataset_id == ds.id
+        )
     )
+    for key, stats in made:
+        keys.append(key)
+        changes = (stats or {}).get("changes")
+        if changes:  # the diff kept beside the snapshot
+            keys.append(changes["key"])
     exported = s.scalars(select(Export.files).where(Export.dataset_id == ds.id))
     keys += [f["blob_key"] for files in exported for f in files or []]
     source = ds.source_blob_key

@@ -25,7 +25,7 @@ from gristmill.pipeline.base import Check, CheckOutput, Flag
 from gristmill.pipeline.checks import default_checks
 from gristmill.pipeline.runners.local import run_local
 from gristmill.pipeline.runners.tasks import PipelineOutput, Progress
-from gristmill.services.datasets import versions
+from gristmill.services.datasets import version_diff, versions
 from gristmill.services.errors import InvalidRequest
 from gristmill.services.quality.scoring import score
 from gristmill.store.metadata.models import (
@@ -176,6 +176,7 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     total = result.rows + len(outputs[FORMAT].flags)
     scored = score(outputs, describe, params, total)
     _write_flags(ctx, ev_id, outputs)
+    _record_changes(hub, version)
     stats = dict(result.outputs["too_long"].stats) if "too_long" in result.outputs else {}
     report = {
         "rows": total,
@@ -187,6 +188,17 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     }
     _publish(ctx, ev_id, scored.score, scored.grade, total, report, token)
     return {"evaluation_id": ev_id, "score": scored.score, "grade": scored.grade}
+
+
+def _record_changes(hub: Hub, version: DatasetVersion) -> None:
+    """What changed since the version before, kept for the diff (see `version_diff`)."""
+    changes = version_diff.record_changes(hub, version)
+    if changes is None:
+        return
+    with hub.db.session() as s:
+        fresh = s.get(DatasetVersion, version.id)
+        if fresh is not None:
+            fresh.stats = {**(fresh.stats or {}), "changes": changes}
 
 
 def _write_flags(ctx: JobContext, ev_id: str, outputs: dict[str, CheckOutput]) -> None:
