@@ -125,6 +125,10 @@ def main() -> None:
             renamed.raise_for_status()
             api.post(f"/native/v1/datasets/{dataset_id}/versions").raise_for_status()
             t = time.perf_counter()
+            with gristmill.Client(server.base_url, server.admin_key, timeout=3600) as gm:
+                gm.datasets.evaluation(dataset_id, wait=True, timeout=7200)  # and its diff
+            print(f"second version evaluated (and diffed) in {time.perf_counter() - t:,.0f} s")
+            t = time.perf_counter()
             record_logs(api, LOGS)
             print(f"{LOGS:,} gateway logs recorded in {time.perf_counter() - t:,.0f} s")
 
@@ -144,7 +148,8 @@ def main() -> None:
                     f"{base}/rows?flag={flagged['check']}"
                 ),
                 "rows of a kind (count capped)": f"{base}/rows?kind=chat",
-                "rows, text search": f"{base}/rows?q=the",
+                "rows, text search (a common word)": f"{base}/rows?q=the",
+                "rows, text search (no row has it: reads all)": f"{base}/rows?q=zqxjvw",
                 "a row's page": f"{base}/rows/{deep_id}",
                 "diff of the two versions": f"{base}/diff",
                 "runs": f"{base}/runs",

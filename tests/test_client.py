@@ -102,6 +102,17 @@ def test_cli_datasets_commands(server: LiveServer, tmp_path: Path) -> None:
     up = server.cli("datasets", "upload", str(source), "--name", "colours", "--json", *flags)
     ds = json.loads(up.stdout)
     assert ds["status"] == "succeeded" and ds["row_count"] == len(CHATS)
+    report = json.loads(server.cli("report", ds["id"], "--json", *flags).stdout)
+    assert report["status"] == "succeeded" and report["grade"] in "ABCDE"
+    assert report["rows"] == len(CHATS) and {c["check"] for c in report["checks"]} >= {"pii"}
+    out = tmp_path / "colours-sft.jsonl"
+    exported = server.cli(
+        "export", ds["id"], "--format", "openai-chat", "-o", str(out), "--json", *flags
+    )
+    assert json.loads(exported.stdout)["rows_written"] == len(CHATS)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == CHATS
+    missing = server.cli("report", "ds_missing", *flags, check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: 404: ")
     shown = server.cli("datasets", "upload", str(source), "--name", "again", *flags)
     assert "ingest" in shown.stderr and shown.stdout.strip().endswith("succeeded  9 rows")
     listed = server.cli("datasets", "list", *flags).stdout.splitlines()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ HOSTILE = (
     f'<a href="javascript:window.{MARKER}=3">click me</a> \u202eevil\u202c zero\u200bwidth'
 )
 LONG = "very long answer " * 70_000  # ~1.2 MB
+SEARCH_WINDOW = 25  # rows a search reads per page: the 60-row dataset takes three
 
 
 def chat(user: str, assistant: str) -> dict[str, Any]:
@@ -82,7 +84,8 @@ def model() -> Iterator[ModelServer]:
 
 @pytest.fixture(scope="module")
 def server(model: ModelServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    live = start_server(tmp_path_factory.mktemp("viewer"), {}, run_env(model, timeout=2.0))
+    env = {**run_env(model, timeout=2.0), "GRISTMILL_VIEWER_SEARCH_WINDOW": str(SEARCH_WINDOW)}
+    live = start_server(tmp_path_factory.mktemp("viewer"), {}, env)
     yield live
     live.stop()
 
@@ -165,6 +168,20 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def search(page: Any, server: LiveServer, dataset_id: str, words: str) -> tuple[Any, int]:
+    """The rows holding `words` and the number of empty windows read before them, following
+    "Search on" through the windows that hold none; each window read says so."""
+    page.goto(f"{server.base_url}/ui/datasets/{dataset_id}/rows?q={quote(words)}")
+    for empty in range(60 // SEARCH_WINDOW + 1):
+        found = page.locator("article.row")
+        if found.count():
+            return found, empty
+        assert "found none" in page.locator("#search-window").inner_text()
+        assert page.locator("#next-page").inner_text() == "Search on →"
+        page.click("#next-page")
+    raise AssertionError(f"no row holds {words!r}")
+
+
 def sign_in(page: Any, server: LiveServer, api_key: str, then: str = "/ui/datasets") -> None:
     page.goto(f"{server.base_url}{then}")
     assert "/ui/sign-in" in page.url  # a page of the viewer asks who you are first
@@ -231,9 +248,8 @@ def test_sign_in_grade_card_rows_and_sign_out(
     dup = page.locator("article.row")
     assert dup.count() == 1 and "line 21" in dup.inner_text() and "line 4" in dup.inner_text()
 
-    page.goto(f"{server.base_url}/ui/datasets/{data['support']}/rows?q=Paris")
-    tool_row = page.locator("article.row")
-    assert tool_row.count() == 1
+    tool_row, empty = search(page, server, data["support"], "Paris")
+    assert tool_row.count() == 1 and empty == 2  # line 56: rows 1-25 and 26-50 hold none
     page.click("article.row header a")
     page.wait_for_url(re.compile(r"/rows/[0-9a-f-]+$"))
     roles = page.locator(".conversation .role").all_inner_texts()
@@ -251,8 +267,8 @@ def test_sign_in_grade_card_rows_and_sign_out(
 def test_hostile_row_renders_as_text(
     page: Any, server: LiveServer, key: dict[str, str], data: dict[str, str]
 ) -> None:
-    sign_in(page, server, key["api_key"], f"/ui/datasets/{data['support']}/rows?q=Render+this")
-    row = page.locator("article.row")
+    sign_in(page, server, key["api_key"])
+    row, _ = search(page, server, data["support"], "Render this")
     assert row.count() == 1
     assert "<script>" in row.inner_text() and "javascript:" in row.inner_text()
     assert (
@@ -262,8 +278,7 @@ def test_hostile_row_renders_as_text(
     row.locator("header a").click()
     page.wait_for_load_state()
     assert page.evaluate(f"window.{MARKER}") is None
-    page.goto(f"{server.base_url}/ui/datasets/{data['support']}/rows?q=very+long+answer")
-    long_row = page.locator("article.row")
+    long_row, _ = search(page, server, data["support"], "very long answer")
     assert "show more" in long_row.inner_text()
     assert "more characters: open the row" in long_row.inner_text()
     assert page.evaluate(f"window.{MARKER}") is None
@@ -291,8 +306,11 @@ def test_preference_diff_and_run_pages(
     run = native_client(server, key).get(f"/datasets/{data['qa']}/runs/{data['run']}").json()
     assert run["status"] == "succeeded"
     assert page.locator("#actual-cost").inner_text() == f"${run['cost_usd']:,.4f}"
-    assert "prompt_rephrase" in page.locator("pre.json").first.inner_text()
-    assert page.locator("table.kv .grade").count() == 2  # before and after
+    assert '"prompt_rephrase": true' in page.locator("#params").inner_text()
+    assert page.locator("table.grades .grade").count() == 2  # before and after
+    recipe = page.locator("table.recipes tbody tr")
+    changed = run["report"]["recipes"]["prompt_rephrase"]["rows_changed"]
+    assert recipe.count() == 1 and recipe.locator("td").nth(1).inner_text() == f"{changed:,}"
     page.screenshot(path=shots / "run.png", full_page=True)
 
 

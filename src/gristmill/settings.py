@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # read queries run at once on SQLite (see store.metadata.db.Database); 0: no limit
     sqlite_readers: int = 2
     public_base_url: str | None = None
+    # the viewer: rows a text search reads per page, hours a sign-in lasts
+    viewer_search_window: int = Field(default=100_000, ge=10)
+    viewer_session_hours: float = Field(default=12.0, gt=0)
 
     # Logging gateway: GRISTMILL_UPSTREAMS='{"openai": {"base_url": "...", "api_key": "..."}}'
     upstreams: dict[str, Upstream] = {}

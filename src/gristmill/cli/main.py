@@ -73,6 +73,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Gristmill listening on http://{settings.host}:{settings.port}", flush=True)
     print(f"  database: {_redact(settings.resolved_database_url())}", flush=True)
     print(f"  blobs:    {settings.resolved_blob_url()}", flush=True)
+    print(
+        f"  viewer:   http://{settings.host}:{settings.port}/ui/ (sign in with a key)", flush=True
+    )
     if settings.processes > 1:
         # each process builds its own app from the environment (uvicorn spawns them), so the
         # flags given here travel as the GRISTMILL_* variables they stand for

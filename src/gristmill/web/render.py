@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gristmill.api.deps import get_hub
 from gristmill.services.datasets.row_browser import COUNT_CAP
 from gristmill.web import display
-from gristmill.web.session import CSRF_COOKIE, SESSION_SECONDS, csrf_token, new_seed
+from gristmill.web.session import CSRF_COOKIE, csrf_token, new_seed
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -84,7 +84,7 @@ def set_cookie(response: Any, name: str, value: str, request: Request) -> None:
     response.set_cookie(
         name,
         value,
-        max_age=SESSION_SECONDS,
+        max_age=int(get_hub(request).settings.viewer_session_hours * 3600),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",

@@ -42,6 +42,7 @@ def rows_page(
         function=_blank(function),
         kind=_blank(kind),
         after=_blank(after),
+        window=hub.settings.viewer_search_window,
     )
     found = row_browser.browse_rows(hub, viewer.account_id, dataset_id, query)
     ds = dataset_service.get_dataset(hub, viewer.account_id, dataset_id)
@@ -55,6 +56,7 @@ def rows_page(
         views={r.id: display.row_view(r) for r in found.rows},
         checks=CHECK_NAMES,
         kinds=KINDS,
+        window=query.window,
     )
 
 

@@ -25,15 +25,14 @@ from gristmill.services.errors import Forbidden, Unauthenticated
 
 SESSION_COOKIE = "gm_session"
 CSRF_COOKIE = "gm_csrf"
-SESSION_SECONDS = 12 * 3600
 
 
 class SignInRequired(Exception):
     """No live session: the viewer answers with the sign-in page."""
 
 
-def session_value(hub: Hub, key_hash: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + SESSION_SECONDS)
+def session_value(hub: Hub, key_hash: str) -> str:
+    expires = int(time.time() + hub.settings.viewer_session_hours * 3600)
     body = f"{key_hash}.{expires}"
     return f"{body}.{server_secret.sign(hub, 'session', body)}"
 

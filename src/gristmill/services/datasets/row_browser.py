@@ -8,7 +8,7 @@ viewer shows "10,000+"."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, select
@@ -39,6 +39,7 @@ class RowQuery:
     kind: str | None = None
     after: str | None = None
     limit: int = 50
+    window: int = 100_000  # rows a text search reads per page
 
     def filtered(self) -> bool:
         return any((self.search, self.flag, self.tag, self.function, self.kind))
@@ -51,7 +52,7 @@ class RowPage:
     next_cursor: str | None
     matching: int | None  # None: not counted (a text search would read every row)
     capped: bool = False
-    checks: list[str] = field(default_factory=list)
+    searched_to: str | None = None  # a search's window ended here with the page not full
 
 
 def _check_query(q: RowQuery) -> None:
@@ -68,8 +69,12 @@ def _check_query(q: RowQuery) -> None:
         raise InvalidRequest(f"Invalid cursor {q.after!r}.", param="after")
 
 
-def _conditions(ds: Dataset, q: RowQuery) -> list[Any]:
-    where: list[Any] = [Datapoint.dataset_id == ds.id, Datapoint.staled_at.is_(None)]
+def _live(ds: Dataset) -> list[Any]:
+    return [Datapoint.dataset_id == ds.id, Datapoint.staled_at.is_(None)]
+
+
+def _conditions(q: RowQuery) -> list[Any]:
+    where: list[Any] = []
     if q.search:
         where.append(search_condition(q.search))
     if q.function:
@@ -93,40 +98,70 @@ def browse_rows(hub: Hub, account_id: str, dataset_id: str, q: RowQuery) -> RowP
     _check_query(q)
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     ev = head_evaluation(hub, ds)
-    graded = ev is not None and ev.status == "succeeded"
-    where = _conditions(ds, q)
+    graded_id = ev.id if ev is not None and ev.status == "succeeded" else None
+    live, where = _live(ds), _conditions(q)
     with hub.db.session() as s:
-        base: Any
-        if q.flag:
-            if not graded:
-                return RowPage([], {}, None, 0)
-            assert ev is not None
-            flagged = and_(EvaluationFlag.evaluation_id == ev.id, EvaluationFlag.check == q.flag)
-            base = (
-                select(EvaluationFlag.id, Datapoint)
-                .join(Datapoint, Datapoint.id == EvaluationFlag.datapoint_id)
-                .where(flagged, *where)
-            )
-            page_q = base.where(EvaluationFlag.id > int(q.after or 0))
-            found = list(s.execute(page_q.order_by(EvaluationFlag.id).limit(q.limit + 1)))
-            rows = [r[1] for r in found[: q.limit]]
-            cursor = str(found[q.limit - 1][0]) if len(found) > q.limit else None
+        if q.flag and graded_id is None:
+            return RowPage([], {}, None, 0)
+        if q.flag and graded_id is not None:
+            rows, cursor, base = _flagged_page(s, graded_id, q, [*live, *where])
+            searched_to = None
         else:
-            base = select(Datapoint).where(*where)
-            page_q = base.where(Datapoint.id > q.after) if q.after else base
-            found_rows = list(s.scalars(page_q.order_by(Datapoint.id).limit(q.limit + 1)))
-            rows = found_rows[: q.limit]
-            cursor = rows[-1].id if len(found_rows) > q.limit else None
+            rows, cursor, base, searched_to = _rows_page(s, q, live, where)
         if q.search:
             matching, capped = None, False
         elif not q.filtered():
             matching, capped = ds.row_count, False
         else:
             matching, capped = _count(s, base)
-        flags = _flags_of(s, ev.id if graded and ev else None, [r.id for r in rows])
+        flags = _flags_of(s, graded_id, [r.id for r in rows])
         for r in rows:
             s.expunge(r)
-    return RowPage(rows, flags, cursor, matching, capped)
+    return RowPage(rows, flags, cursor, matching, capped, searched_to=searched_to)
+
+
+def _flagged_page(
+    s: Session, evaluation_id: str, q: RowQuery, where: list[Any]
+) -> tuple[list[Datapoint], str | None, Any]:
+    """Rows flagged by a check, in the order the check found them (keyset on flag id)."""
+    flagged = and_(EvaluationFlag.evaluation_id == evaluation_id, EvaluationFlag.check == q.flag)
+    base = (
+        select(EvaluationFlag.id, Datapoint)
+        .join(Datapoint, Datapoint.id == EvaluationFlag.datapoint_id)
+        .where(flagged, *where)
+    )
+    page_q = base.where(EvaluationFlag.id > int(q.after or 0))
+    found = list(s.execute(page_q.order_by(EvaluationFlag.id).limit(q.limit + 1)))
+    cursor = str(found[q.limit - 1][0]) if len(found) > q.limit else None
+    return [r[1] for r in found[: q.limit]], cursor, base
+
+
+def _rows_page(
+    s: Session, q: RowQuery, live: list[Any], where: list[Any]
+) -> tuple[list[Datapoint], str | None, Any, str | None]:
+    """Rows in id order. A text search reads at most `q.window` rows per page, so a
+    word no row holds costs a bounded read, not the whole dataset: when the window ends
+    before the page fills, the cursor is the window's end and the search goes on from it
+    (`searched_to`)."""
+    base = select(Datapoint).where(*live, *where)
+    after = [Datapoint.id > q.after] if q.after else []
+    window_end = None
+    if q.search:
+        window_end = s.scalar(
+            select(Datapoint.id)
+            .where(*live, *after)
+            .order_by(Datapoint.id)
+            .offset(q.window - 1)
+            .limit(1)
+        )
+    bounded = [Datapoint.id <= window_end] if window_end is not None else []
+    found = list(s.scalars(base.where(*after, *bounded).order_by(Datapoint.id).limit(q.limit + 1)))
+    rows = found[: q.limit]
+    if len(found) > q.limit:
+        return rows, rows[-1].id, base, None
+    if window_end is not None:
+        return rows, window_end, base, window_end
+    return rows, None, base, None
 
 
 def _flags_of(
