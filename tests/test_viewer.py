@@ -360,6 +360,14 @@ def test_logs_and_a_dataset_from_their_filter(
         rows = gm.datasets.rows(dataset_id)
         asked = sorted(r["record"]["messages"][0]["content"] for r in rows)
     assert asked == [f"Question {i}?" for i in (1, 5, 7, 9)]
+    rows = f"{server.base_url}/ui/datasets/{dataset_id}/rows"
+    page.goto(f"{rows}?tag=model%3Dgpt-4o-mini&function=support-gw&kind=chat")
+    assert page.locator("#row-count").inner_text() == "4 rows match"
+    assert page.locator("article.row .tag", has_text="model=gpt-4o-mini").count() == 4
+    page.goto(f"{rows}?tag=model%3Dgpt-4o")
+    assert page.locator("#row-count").inner_text() == "0 rows match"
+    page.goto(f"{rows}?kind=preference")
+    assert page.locator("#row-count").inner_text() == "0 rows match"
 
 
 def test_a_running_job_followed_to_its_end(
