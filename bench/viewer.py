@@ -149,7 +149,7 @@ def main() -> None:
                 ),
                 "rows of a kind (count capped)": f"{base}/rows?kind=chat",
                 "rows, text search (a common word)": f"{base}/rows?q=the",
-                "rows, text search (no row has it: reads all)": f"{base}/rows?q=zqxjvw",
+                "rows, text search (no row has it: one window)": f"{base}/rows?q=zqxjvw",
                 "a row's page": f"{base}/rows/{deep_id}",
                 "diff of the two versions": f"{base}/diff",
                 "runs": f"{base}/runs",

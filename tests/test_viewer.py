@@ -438,3 +438,45 @@ def test_forms_resist_csrf_and_revoked_keys_end_sessions(
         server.cli("keys", "revoke", key["key_id"])
         after = web.get(f"/ui/datasets/{data['support']}")
         assert after.status_code == 303 and "/ui/sign-in" in after.headers["location"]
+
+
+def test_bad_input_gets_a_page_not_a_500(
+    server: LiveServer, key: dict[str, str], data: dict[str, str]
+) -> None:
+    rows = f"/ui/datasets/{data['support']}/rows"
+    with httpx.Client(base_url=server.base_url) as web:
+        token = re.search(r'name="csrf" value="([^"]+)"', web.get("/ui/sign-in").text)
+        assert token
+        assert web.post("/ui/sign-in", data={"api_key": "k", "csrf": "é"}).status_code == 403
+        signed = web.post("/ui/sign-in", data={"api_key": key["api_key"], "csrf": token[1]})
+        assert signed.status_code == 303
+        for query, status, says in (
+            ({"flag": "pii", "after": "²"}, 400, "Invalid cursor"),
+            ({"flag": "pii", "after": "9" * 30}, 400, "Invalid cursor"),
+            ({"flag": "nonsense"}, 400, "Unknown check"),
+            ({"tag": 'a"b=c'}, 400, "tag name"),
+            ({"q": "a\x00b"}, 400, "NUL"),
+            ({"q": "x" * 400}, 400, "longer than"),
+        ):
+            reply = web.get(rows, params=query)
+            assert reply.status_code == status and says in reply.text, (query, reply.text[:300])
+            assert "text/html" in reply.headers["content-type"]
+        one = {"gateway_id": "odd-pages", "provider": "openai", "model": "m"}
+        assert native_client(server, key).post("/logs", json={"logs": [one]}).status_code == 201
+        paged = web.get("/ui/logs/odd-pages", params={"page": "²"})
+        assert paged.status_code == 200 and "1 logs" in paged.text
+        assert web.get("/ui/datasets/ds_nope/diff").status_code == 404
+        assert web.get(f"/ui/datasets/{data['support']}/rows/not-a-row").status_code == 404
+        web.cookies.set("gm_session", f"x.{'9' * 5000}.{'0' * 64}", domain="127.0.0.1", path="/ui")
+        forged = web.get(rows)
+        assert forged.status_code == 303 and "/ui/sign-in" in forged.headers["location"]
+    http = native_client(server, key)
+    assert http.get(f"/datasets/{data['support']}/flags", params={"cursor": "²"}).status_code == 400
+    assert (
+        http.get(f"/datasets/{data['support']}/versions", params={"cursor": "²"}).status_code == 400
+    )
+    link = httpx.get(
+        f"{server.base_url}/native/v1/signed/exports/x/y.jsonl",
+        params={"expires": "²", "signature": "é"},
+    )
+    assert link.status_code == 403

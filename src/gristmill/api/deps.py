@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.services.accounts import Principal, authenticate
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
@@ -54,8 +55,8 @@ async def bearer_principal(request: Request) -> Principal:
 
 def reject_oversized(request: Request, limit: int, what: str) -> None:
     """Refuse a body whose declared length is already over the limit, before reading it."""
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit + 1024 * 1024:
+    length = decimal(request.headers.get("content-length"))
+    if length is not None and length > limit + 1024 * 1024:
         raise PayloadTooLarge(f"{what} is larger than the limit of {limit} bytes.")
 
 

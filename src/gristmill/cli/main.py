@@ -21,7 +21,7 @@ from gristmill.cli import publish as publish_cli
 from gristmill.cli import run as run_cli
 from gristmill.cli import versions as versions_cli
 from gristmill.hub import Hub
-from gristmill.services import accounts
+from gristmill.services import accounts, server_secret
 from gristmill.services.errors import ServiceError
 from gristmill.settings import Settings
 
@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     log_to_stderr()
     hub = Hub.open(settings)
+    server_secret.ensure_key(hub)  # before any process signs with it (see server_secret)
     if accounts.store_is_empty(hub):
         issued = accounts.issue_key(hub, account_name="default", key_name="admin")
         path = _write_admin_key(settings, issued.api_key)

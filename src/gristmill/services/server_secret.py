@@ -17,6 +17,12 @@ KEY_BLOB = "secrets/url-signing-key"
 _keys: dict[int, bytes] = {}
 
 
+def ensure_key(hub: Hub) -> None:
+    """Make the key before serving: processes that made it lazily at once could each keep
+    their own."""
+    _key(hub)
+
+
 def _key(hub: Hub) -> bytes:
     found = _keys.get(id(hub.blobs))
     if found is None:
@@ -33,4 +39,5 @@ def sign(hub: Hub, purpose: str, message: str) -> str:
 
 
 def verify(hub: Hub, purpose: str, message: str, signature: str) -> bool:
-    return hmac.compare_digest(sign(hub, purpose, message), signature)
+    """Whether `signature` is `message`'s for `purpose` (any text: a non-ASCII one is false)."""
+    return hmac.compare_digest(sign(hub, purpose, message).encode(), signature.encode())

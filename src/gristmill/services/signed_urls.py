@@ -7,10 +7,10 @@ altered."""
 
 from __future__ import annotations
 
-import hmac
 import time
 from urllib.parse import quote
 
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.services import server_secret
 from gristmill.services.errors import Forbidden
@@ -36,9 +36,10 @@ def signed_url(hub: Hub, base_url: str, key: str, path: str, filename: str) -> s
 
 def check(hub: Hub, path: str, expires: str | None, signature: str | None) -> None:
     """A signed link's path, expiry and signature, or a 403 that says which is wrong."""
-    if not expires or not expires.isdigit() or not signature:
+    until = decimal(expires)
+    if until is None or not signature:
         raise Forbidden("This link is not signed.", code="signature_missing")
-    if int(expires) < time.time():
+    if until < time.time():
         raise Forbidden("This link has expired; ask for a new one.", code="link_expired")
-    if not hmac.compare_digest(_signature(hub, path, int(expires)), signature):
+    if not server_secret.verify(hub, "link", f"{path}\n{until}", signature):
         raise Forbidden("This link's signature does not match.", code="signature_invalid")

@@ -96,7 +96,9 @@ def row_view(dp: Datapoint, limit: int = LIST_LIMIT) -> RowView:
         system = given.get("system")
         lead = [{"role": "system", "content": system}] if system is not None else []
         tail = dp.output if isinstance(dp.output, list) else [dp.output] if dp.output else []
-        return RowView("conversation", messages([*lead, *given.get("messages", []), *tail], limit))
+        asked = given.get("messages")
+        asked = asked if isinstance(asked, list) else []
+        return RowView("conversation", messages([*lead, *asked, *tail], limit))
     if dp.kind == "generation":
         completion = dp.output if isinstance(dp.output, str) else pretty(dp.output)
         return RowView(
@@ -109,7 +111,7 @@ def row_view(dp: Datapoint, limit: int = LIST_LIMIT) -> RowView:
         out = dp.output if isinstance(dp.output, dict) else {}
         return RowView(
             "preference",
-            messages(given.get("messages", []), limit),
+            messages(given.get("messages"), limit),
             chosen=messages(out.get("preferred_output"), limit),
             rejected=messages(out.get("non_preferred_output"), limit),
         )
@@ -117,12 +119,17 @@ def row_view(dp: Datapoint, limit: int = LIST_LIMIT) -> RowView:
     return RowView("json", [], json=Text.of(pretty(body), limit))
 
 
-_WORDS = re.compile(r"\s+|[^\s]+")
+_WORDS = re.compile(r"\s*\S+\s*|\s+")  # a word with the space around it: few tokens
+WORD_DIFF_LIMIT = 20_000  # characters; past it a field shows as removed and added whole
 
 
 def word_diff(before: Any, after: Any) -> list[tuple[str, str]]:
-    """(`same` | `del` | `ins`, text) segments from `before` to `after`, word by word."""
-    old, new = _WORDS.findall(pretty(before)), _WORDS.findall(pretty(after))
+    """(`same` | `del` | `ins`, text) segments from `before` to `after`, word by word (the
+    matching is quadratic in the worst case, so long fields are not matched at all)."""
+    old_text, new_text = pretty(before), pretty(after)
+    if len(old_text) + len(new_text) > WORD_DIFF_LIMIT:
+        return [("del", old_text), ("ins", new_text)]
+    old, new = _WORDS.findall(old_text), _WORDS.findall(new_text)
     out: list[tuple[str, str]] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -156,4 +163,6 @@ def histogram(stats: dict[str, Any], prefix: str) -> list[Bar]:
             edges.append((int(edge), f"≤{int(edge):,}", value))
     bars = [Bar(label, count, 0.0) for _, label, count in sorted(edges)]
     top = max((b.count for b in bars), default=0)
-    return [Bar(b.label, b.count, b.count * 100 / top if top else 0.0) for b in bars]
+    if top == 0:  # nothing counted (no conversations, say): no chart
+        return []
+    return [Bar(b.label, b.count, b.count * 100 / top) for b in bars]

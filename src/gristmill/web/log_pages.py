@@ -11,11 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gristmill.api.deps import HubDep, get_hub
+from gristmill.decimals import decimal
 from gristmill.services.logs import gateways, log_datasets, logs
 from gristmill.services.logs.filters import key_type, parse_filters, typed_value
 from gristmill.services.logs.queries import LogQuery
 from gristmill.web.render import page
-from gristmill.web.session import CSRF_COOKIE, Viewer, check_csrf
+from gristmill.web.session import Viewer, check_csrf
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 50
@@ -55,8 +56,7 @@ def gateways_page(request: Request, hub: HubDep, viewer: Viewer) -> HTMLResponse
 @router.get("/logs/{gateway_id}")
 def logs_page(request: Request, gateway_id: str, hub: HubDep, viewer: Viewer) -> HTMLResponse:
     form = {k: v for k, v in request.query_params.items() if k in FIELDS}
-    number = request.query_params.get("page", "1")
-    current = int(number) if number.isdigit() and 0 < len(number) < 10 else 1
+    current = decimal(request.query_params.get("page"), 9) or 1
     query = LogQuery(
         filters=parse_filters(filters_of(form)),
         page=current,
@@ -85,7 +85,7 @@ async def make_dataset(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     hub = get_hub(request)
-    check_csrf(hub, request.cookies.get(CSRF_COOKIE), csrf)
+    check_csrf(request, csrf)
     form = {k: str(v) for k, v in (await request.form()).items() if k in FIELDS}
     spec = log_datasets.DatasetSpec(name=name.strip(), enable=True, filters=filters_of(form))
     ds = await run_in_threadpool(log_datasets.create_log_dataset, hub, viewer, gateway_id, spec)

@@ -72,7 +72,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         seed = new_seed()
     context.setdefault("viewer", None)
     body = env.get_template(template).render(
-        request=request, csrf=csrf_token(get_hub(request), seed), **context
+        request=request, csrf=csrf_token(request, seed), **context
     )
     response = HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
     if fresh:

@@ -18,7 +18,6 @@ from gristmill.services.errors import Unauthenticated
 from gristmill.web import dataset_pages, log_pages, row_pages, run_pages
 from gristmill.web.render import HERE, page, set_cookie
 from gristmill.web.session import (
-    CSRF_COOKIE,
     SESSION_COOKIE,
     SignInRequired,
     check_csrf,
@@ -50,7 +49,7 @@ async def sign_in(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     hub = get_hub(request)
-    check_csrf(hub, request.cookies.get(CSRF_COOKIE), csrf)
+    check_csrf(request, csrf)
     key = api_key.strip()
     try:
         await run_in_threadpool(authenticate, hub, key or None)
@@ -63,7 +62,7 @@ async def sign_in(
 
 @router.post(PREFIX + "/sign-out")
 def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    check_csrf(get_hub(request), request.cookies.get(CSRF_COOKIE), csrf)
+    check_csrf(request, csrf)
     response = RedirectResponse(PREFIX + "/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response

@@ -91,8 +91,10 @@ def diff_page(
     found, _ = version_history.list_versions(
         hub, viewer.account_id, dataset_id, cursor=None, limit=100
     )
-    if a is None:  # the version before the head, when there is one
-        a = found[1]["id"] if len(found) > 1 else b
+    if a is None:  # the version before `b`, when there is one
+        with_b = version_history.get_version(hub, viewer.account_id, dataset_id, b)
+        before = [v for v in found if v["number"] < with_b["number"]]
+        a = before[0]["id"] if before else with_b["id"]
     diff = version_diff.diff_versions(
         hub, viewer.account_id, dataset_id, a, b, cursor=_blank(cursor), limit=DIFF_PAGE
     )
@@ -113,4 +115,5 @@ def diff_page(
         versions=found,
         a=a,
         b=b,
+        b_is_head=diff["to_version_id"] == ds.head_version_id,
     )

@@ -6,8 +6,8 @@ checks the signature and asks the store whether the key is still live, so a revo
 ends its sessions on their next request.
 
 Forms carry a CSRF token: the server's signature of a random per-browser seed kept in its
-own cookie. A cross-site page can make a browser post a form, but it can read neither the
-seed nor the token, so its post is refused."""
+own cookie and of the session's key hash. A cross-site page can make a browser post a form,
+but it can read neither the seed nor the token, so its post is refused."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gristmill.api.deps import get_hub
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.services import server_secret
 from gristmill.services.accounts import Principal, authenticate_hash
@@ -43,7 +44,8 @@ def principal_of(hub: Hub, value: str | None) -> Principal | None:
         return None
     key_hash, expires, signature = value.split(".")
     body = f"{key_hash}.{expires}"
-    if not expires.isdigit() or int(expires) < time.time():
+    until = decimal(expires)
+    if until is None or until < time.time():
         return None
     if not server_secret.verify(hub, "session", body, signature):
         return None
@@ -57,12 +59,21 @@ def new_seed() -> str:
     return secrets.token_urlsafe(24)
 
 
-def csrf_token(hub: Hub, seed: str) -> str:
-    return server_secret.sign(hub, "csrf", seed)
+def _session_of(request: Request) -> str:
+    """The key hash the request's session names (checked where the session is used)."""
+    return (request.cookies.get(SESSION_COOKIE) or "").split(".", 1)[0]
 
 
-def check_csrf(hub: Hub, seed: str | None, token: str | None) -> None:
-    if not seed or not token or not server_secret.verify(hub, "csrf", seed, token):
+def csrf_token(request: Request, seed: str) -> str:
+    """A form's token: bound to the browser's seed and to who is signed in, so a token
+    fetched by someone else (with a session of their own, or none) is no good here."""
+    return server_secret.sign(get_hub(request), "csrf", f"{seed}.{_session_of(request)}")
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    seed = request.cookies.get(CSRF_COOKIE)
+    message = f"{seed}.{_session_of(request)}"
+    if not seed or not token or not server_secret.verify(get_hub(request), "csrf", message, token):
         raise Forbidden(
             "This form has expired or came from another site; reload the page and try again.",
             param="csrf",

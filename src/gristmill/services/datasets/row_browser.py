@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.pipeline.checks import CHECK_NAMES
 from gristmill.services.datapoints.filters import search_condition
@@ -65,8 +66,14 @@ def _check_query(q: RowQuery) -> None:
         raise InvalidRequest(
             f"Unknown check {q.flag!r}: expected one of {', '.join(CHECK_NAMES)}.", param="flag"
         )
-    if q.flag and q.after is not None and not q.after.isdigit():
+    if q.flag and q.after is not None and decimal(q.after) is None:
         raise InvalidRequest(f"Invalid cursor {q.after!r}.", param="after")
+    for name in ("search", "tag", "function", "kind", "after"):
+        if "\x00" in (getattr(q, name) or ""):
+            raise InvalidRequest(f"{name} must not hold a NUL character.", param=name)
+    key = (q.tag or "").partition("=")[0]
+    if '"' in key or "\\" in key:
+        raise InvalidRequest('A tag name must not hold " or \\.', param="tag")
 
 
 def _live(ds: Dataset) -> list[Any]:
@@ -89,7 +96,9 @@ def _conditions(q: RowQuery) -> list[Any]:
 
 
 def _count(s: Session, selection: Any) -> tuple[int, bool]:
-    capped = select(func.count()).select_from(selection.limit(COUNT_CAP + 1).subquery())
+    """Matches up to the cap, reading ids only (a row's JSON can be megabytes)."""
+    ids = selection.with_only_columns(Datapoint.id, maintain_column_froms=True)
+    capped = select(func.count()).select_from(ids.limit(COUNT_CAP + 1).subquery())
     n = s.scalar(capped) or 0
     return min(n, COUNT_CAP), n > COUNT_CAP
 
@@ -130,7 +139,7 @@ def _flagged_page(
         .join(Datapoint, Datapoint.id == EvaluationFlag.datapoint_id)
         .where(flagged, *where)
     )
-    page_q = base.where(EvaluationFlag.id > int(q.after or 0))
+    page_q = base.where(EvaluationFlag.id > (decimal(q.after) or 0))
     found = list(s.execute(page_q.order_by(EvaluationFlag.id).limit(q.limit + 1)))
     cursor = str(found[q.limit - 1][0]) if len(found) > q.limit else None
     return [r[1] for r in found[: q.limit]], cursor, base

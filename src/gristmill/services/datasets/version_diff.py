@@ -28,19 +28,21 @@ from gristmill.store.metadata.models import DatasetVersion
 COMPARED = ("kind", "function_name", "name", *versions.JSON_FIELDS)
 MAX_DIFF_PAGE = 500
 CHANGE_KINDS = ("added", "removed", "changed")
-NULL, SEPARATOR = "\x00", "\x1f"  # neither occurs in stored JSON text unescaped
+SEPARATOR = "\x1f"
 CHANGES_GROUP = 1000  # rows per row group of a stored diff: a page reads one or two
 
 
 def _fingerprints(path: Any) -> dict[str, bytes]:
-    """datapoint id -> a hash of its compared columns (their stored text, joined by Arrow)."""
+    """datapoint id -> a hash of its compared columns: their stored text joined by Arrow,
+    after their lengths ("n" for a null), so that no two different rows join the same."""
     out: dict[str, bytes] = {}
     for batch in pq.ParquetFile(path).iter_batches(
         batch_size=versions.BATCH, columns=["id", *COMPARED]
     ):
         parts: list[Any] = [batch.column(name).cast(pa.string()) for name in COMPARED]
+        lengths = [pc.fill_null(pc.binary_length(p).cast(pa.string()), "n") for p in parts]
         joined = pc.binary_join_element_wise(
-            *parts, SEPARATOR, null_handling="replace", null_replacement=NULL
+            *lengths, *parts, SEPARATOR, null_handling="replace", null_replacement=""
         ).cast(pa.binary())
         for row_id, text in zip(batch.column("id").to_pylist(), joined.to_pylist(), strict=True):
             out[str(row_id)] = hashlib.blake2b(text, digest_size=12).digest()

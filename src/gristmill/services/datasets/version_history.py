@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
 from gristmill.services.datasets import datasets as dataset_service
@@ -40,6 +41,14 @@ def live_rows_changed(hub: Hub, ds: Dataset) -> bool:
         return s.scalar(select(changed.exists())) or False
 
 
+def _public(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A version's stats without where its stored diff lies (a blob key is internal)."""
+    if not stats or "changes" not in stats:
+        return stats
+    changes = {k: v for k, v in stats["changes"].items() if k != "key"}
+    return {**stats, "changes": changes}
+
+
 def version_view(
     v: DatasetVersion, head: str | None, ev: Evaluation | None, tags: list[str]
 ) -> dict[str, Any]:
@@ -51,7 +60,7 @@ def version_view(
         "reason": v.reason,
         "row_count": v.row_count,
         "bytes": v.bytes,
-        "stats": v.stats,
+        "stats": _public(v.stats),
         "is_head": v.id == head,
         "tags": tags,
         "evaluation": summary(ev) if ev is not None else None,
@@ -75,9 +84,9 @@ def list_versions(
     dataset_service.check_limit(limit, MAX_VERSIONS_PAGE)
     before = None
     if cursor:
-        if not cursor.isdigit():
+        before = decimal(cursor)
+        if before is None:
             raise InvalidRequest(f"Invalid cursor {cursor!r}.", param="cursor")
-        before = int(cursor)
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     with hub.db.session() as s:
         q = select(DatasetVersion).where(

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.jobs import queue
 from gristmill.pipeline.checks import CHECK_NAMES
@@ -155,9 +156,10 @@ def list_flags(
         )
     after = 0
     if cursor:
-        if not cursor.isdigit() or len(cursor) > 18:
+        found = decimal(cursor)
+        if found is None:
             raise InvalidRequest(f"Invalid cursor {cursor!r}.", param="cursor")
-        after = int(cursor)
+        after = found
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
     ev = head_evaluation(hub, ds)
     if ev is None or ev.status != "succeeded":

@@ -12,6 +12,8 @@
     let body;
     try {
       const reply = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      // signed out meanwhile (the answer is the sign-in page): show it
+      if (reply.redirected) return window.location.reload();
       if (!reply.ok) return setTimeout(poll, 3000);
       body = await reply.json();
     } catch (err) {

@@ -16,6 +16,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from gristmill.api.deps import read_capped
+from gristmill.decimals import decimal
 from gristmill.services.datapoints.datapoints import MAX_PER_REQUEST, check_count
 from gristmill.services.errors import InvalidRequest, PayloadTooLarge
 
@@ -29,8 +30,8 @@ _TOO_LARGE = (
 
 
 async def read_json(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    declared = decimal(request.headers.get("content-length"))
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise PayloadTooLarge(_TOO_LARGE)
     body = await read_capped(request, MAX_BODY_BYTES, _TOO_LARGE)
     if not body.strip():
