@@ -409,6 +409,9 @@ def test_bad_input_gets_a_400(client: TensorZeroGateway, http: httpx.Client) -> 
     assert (r.status_code, r.json()) == (200, {"datapoints": []})  # the refused wrote nothing
     r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json=bad_filter)
     assert r.status_code == 400 and "comparison_operator" in r.json()["error"]
+    quoted = {"filter": {"type": "tag", "key": 'k"', "value": "v", "comparison_operator": "="}}
+    r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json=quoted)
+    assert r.status_code == 400 and "tag name" in r.json()["error"]  # was a 500 on SQLite
     r = http.post(f"/v1/datasets/{dataset}/list_datapoints", json={}, headers={"Authorization": ""})
     assert r.status_code == 401 and "API key" in r.json()["error"]
 

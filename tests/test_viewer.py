@@ -59,6 +59,17 @@ def chat_rows() -> list[dict[str, Any]]:
     rows[30] = chat("Tell me a secret.", "I'm sorry, but I can't help with that.")  # refusal
     rows[40] = chat("Render this please", HOSTILE)
     rows[50] = chat("Write a long answer", LONG)
+    talk = documented()[100:115]
+    rows[45] = {  # a 30-message conversation
+        "messages": [
+            m
+            for name, doc in talk
+            for m in (
+                {"role": "user", "content": f"And {name}, in this long talk?"},
+                {"role": "assistant", "content": doc},
+            )
+        ]
+    }
     rows[55] = {
         "messages": [
             {"role": "user", "content": "What is the weather in Paris?"},
@@ -286,6 +297,12 @@ def test_hostile_row_renders_as_text(
     assert "show more" in long_row.inner_text()
     assert "more characters: open the row" in long_row.inner_text()
     assert page.evaluate(f"window.{MARKER}") is None
+    talk, _ = search(page, server, data["support"], "in this long talk")
+    assert talk.locator(".msg").count() == 13  # twelve, then a note
+    assert "18 more messages: open the row" in talk.inner_text()
+    talk.locator("header a").click()
+    page.wait_for_url(re.compile(r"/rows/[0-9a-f-]+$"))
+    assert page.locator(".msg").count() == 30
 
 
 def test_preference_diff_and_run_pages(

@@ -16,6 +16,7 @@ from gristmill.store.metadata.models import Datapoint
 PREVIEW = 600  # characters shown before "show more"
 LIST_LIMIT = 20_000  # characters a list page holds of one text; the row's page has it all
 ROW_LIMIT = 2_000_000
+LIST_MESSAGES = 12  # messages a list page shows of one conversation
 
 
 def pretty(value: Any) -> str:
@@ -74,7 +75,15 @@ def messages(value: Any, limit: int = LIST_LIMIT) -> list[Message]:
         value = value["messages"]
     if not isinstance(value, list):
         return [] if value is None else [_message({"role": "assistant", "content": value}, limit)]
-    return [_message(m, limit) for m in value]
+    if limit > LIST_LIMIT or len(value) <= LIST_MESSAGES:  # a row's own page shows all
+        return [_message(m, limit) for m in value]
+    # a list page keeps each row's share of the page small
+    shown = [_message(m, limit) for m in value[:LIST_MESSAGES]]
+    more = len(value) - LIST_MESSAGES
+    shown.append(
+        Message("…", Text(f"{more:,} more messages: open the row to read them.", "", 0), None, None)
+    )
+    return shown
 
 
 @dataclass(frozen=True)

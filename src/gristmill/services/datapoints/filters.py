@@ -78,11 +78,19 @@ def comparison(node: dict[str, Any], where: str, allowed: tuple[str, ...]) -> Ca
     return COMPARISONS[op]
 
 
+def check_tag_name(key: str, param: str) -> str:
+    """A tag name SQL can look up: SQLite spells the JSON path with the name in quotes."""
+    if '"' in key or "\\" in key or "\x00" in key:
+        raise InvalidRequest(f'{param}: a tag name must not hold ", \\ or NUL.', param=param)
+    return key
+
+
 def tag_condition(tags: Any, node: dict[str, Any], where: str) -> Any:
     """`tags` is a JSON column of a string map; compare one key's value."""
     key, value = node.get("key"), node.get("value")
     if not isinstance(key, str) or not isinstance(value, str):
         raise InvalidRequest(f"{where}: a tag filter needs a string key and value.", param=where)
+    check_tag_name(key, where)
     compare = comparison(node, where, TAG_OPERATORS)
     return compare(func.coalesce(tags[key].as_string(), ""), value)
 

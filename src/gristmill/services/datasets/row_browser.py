@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from gristmill.decimals import decimal
 from gristmill.hub import Hub
 from gristmill.pipeline.checks import CHECK_NAMES
-from gristmill.services.datapoints.filters import search_condition
+from gristmill.services.datapoints.filters import check_tag_name, search_condition
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.errors import InvalidRequest, NotFound
 from gristmill.services.quality.reports import head_evaluation
@@ -71,9 +71,7 @@ def _check_query(q: RowQuery) -> None:
     for name in ("search", "tag", "function", "kind", "after"):
         if "\x00" in (getattr(q, name) or ""):
             raise InvalidRequest(f"{name} must not hold a NUL character.", param=name)
-    key = (q.tag or "").partition("=")[0]
-    if '"' in key or "\\" in key:
-        raise InvalidRequest('A tag name must not hold " or \\.', param="tag")
+    check_tag_name((q.tag or "").partition("=")[0], "tag")
 
 
 def _live(ds: Dataset) -> list[Any]:
