@@ -99,7 +99,9 @@ def test_cli_datasets_commands(server: LiveServer, tmp_path: Path) -> None:
     flags = ("--url", server.base_url, "--api-key", key["api_key"])
     source = tmp_path / "colours.jsonl"
     source.write_text("".join(json.dumps(c) + "\n" for c in CHATS))
-    up = server.cli("datasets", "upload", str(source), "--name", "colours", "--json", *flags)
+    up = server.cli(
+        "datasets", "upload", str(source), "--name", "colours", "--wait", "--json", *flags
+    )
     ds = json.loads(up.stdout)
     assert ds["status"] == "succeeded" and ds["row_count"] == len(CHATS)
     report = json.loads(server.cli("report", ds["id"], "--json", *flags).stdout)

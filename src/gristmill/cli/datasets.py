@@ -173,7 +173,11 @@ def add_parser(sub: Any) -> None:
     up.add_argument(
         "--schema-type", choices=("chat", "generation", "preference", "reranking_questions", "json")
     )
-    up.add_argument("--no-wait", action="store_true", help="do not wait for the ingest")
+    waiting = up.add_mutually_exclusive_group()
+    waiting.add_argument(
+        "--wait", action="store_true", help="follow the ingest to its end (the default)"
+    )
+    waiting.add_argument("--no-wait", action="store_true", help="do not wait for the ingest")
     up.set_defaults(func=_guarded(cmd_upload))
     ls = inner.add_parser("list", help="datasets, newest first")
     ls.add_argument("-q", "--q", help="name contains")

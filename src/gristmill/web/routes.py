@@ -21,7 +21,6 @@ from gristmill.web.session import (
     SESSION_COOKIE,
     SignInRequired,
     check_csrf,
-    principal_of,
     session_value,
 )
 
@@ -78,8 +77,9 @@ def home() -> Response:
 def _error_page(request: Request, problem: Problem) -> Response:
     if problem.status == 401:
         return _to_sign_in(request)
-    viewer = principal_of(get_hub(request), request.cookies.get(SESSION_COOKIE))
-    return page(request, "error.html", problem.status, problem=problem, viewer=viewer)
+    # the navigation only needs to know a session may exist: no store read on the event loop
+    signed_in = SESSION_COOKIE in request.cookies
+    return page(request, "error.html", problem.status, problem=problem, viewer=signed_in)
 
 
 def _to_sign_in(request: Request) -> Response:
