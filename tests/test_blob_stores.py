@@ -66,3 +66,13 @@ def test_local_store_refuses_escaping_keys(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         store.put("../outside", [b"x"])
     assert not (tmp_path / "outside").exists()
+
+
+def test_put_file(store: BlobStore, tmp_path: Path) -> None:
+    source = tmp_path / "export.jsonl"
+    body = b'{"messages": []}\n' * 200_000  # past one chunk
+    source.write_bytes(body)
+    assert store.put_file("exports/one.jsonl", source) == len(body)
+    source.unlink()  # the caller's temp file goes; the blob stays whole
+    assert b"".join(store.read("exports/one.jsonl")) == body
+    assert store.size("exports/one.jsonl") == len(body)

@@ -96,7 +96,7 @@ class SnapshotFile:
     def publish(self, hub: Hub, key: str) -> tuple[int, int]:
         """Close the file and store it at `key`; returns (rows, bytes)."""
         self._close_writer()
-        return self.rows, hub.blobs.put(key, file_chunks(self.path))
+        return self.rows, hub.blobs.put_file(key, self.path)
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -233,12 +233,6 @@ def replace_live_rows(s: Session, path: Path, account_id: str, dataset_id: str, 
             insert()
     if batch:
         insert()
-
-
-def file_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1024 * 1024):
-            yield chunk
 
 
 @contextmanager

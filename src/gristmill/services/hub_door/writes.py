@@ -27,7 +27,6 @@ from gristmill.hub import Hub
 from gristmill.ids import uuid7
 from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
-from gristmill.services.datasets import versions
 from gristmill.services.errors import Conflict, Forbidden, InvalidRequest, ServiceError
 from gristmill.services.hub_door.repos import Repo, account_name, commit_sha, find_repo, resolve
 from gristmill.store.metadata.models import Dataset, Job
@@ -269,7 +268,7 @@ def commit(
             raise Conflict(f"{repo.repo_id} is busy ({ds.status}); commit again when it is done.")
         source, filename = _one_source(data, workdir)
         key = f"datasets/{caller.account_id}/incoming/{uuid7()}/source"
-        hub.blobs.put(key, versions.file_chunks(source))
+        hub.blobs.put_file(key, source)
         try:
             job = dataset_service.start_ingest(
                 hub,

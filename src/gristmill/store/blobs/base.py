@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 CHUNK = 1024 * 1024
 
@@ -58,6 +59,12 @@ class BlobStore(ABC):
             for chunk in chunks:
                 w.write(chunk)
             return w.bytes_written
+
+    def put_file(self, key: str, path: Path) -> int:
+        """Store a local file's bytes at `key` (a store may take the file itself, so the
+        caller must not change it afterwards); the size."""
+        with open(path, "rb") as fh:
+            return self.put(key, iter(lambda: fh.read(CHUNK), b""))
 
     def presigned_put_url(self, key: str, expires_in: int) -> str | None:
         """A URL that accepts one PUT of the blob's bytes, or None if the store cannot sign."""
