@@ -59,4 +59,6 @@ def fast_lines(batch: pa.RecordBatch, file_format: str) -> tuple[np.ndarray, lis
     comma, close = pa.scalar(","), pa.scalar("}\n")
     lines = pc.binary_join_element_wise(head, comma, tail, close, pa.scalar(""))
     texts = lines.cast(pa.binary()).to_pylist()  # bytes at once: no str to encode per row
+    if chosen.all():
+        return chosen, texts
     return chosen, [t if ok else None for t, ok in zip(texts, chosen, strict=True)]
