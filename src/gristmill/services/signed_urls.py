@@ -18,8 +18,11 @@ from gristmill.services.errors import Forbidden
 PREFIX = "/native/v1/signed/"  # the native door serves these
 
 
-def _signature(hub: Hub, path: str, expires: int) -> str:
-    return server_secret.sign(hub, "link", f"{path}\n{expires}")
+PURPOSE = "link"
+
+
+def _signed(path: str, expires: int) -> str:
+    return f"{path}\n{expires}"
 
 
 def signed_url(hub: Hub, base_url: str, key: str, path: str, filename: str) -> str:
@@ -31,7 +34,8 @@ def signed_url(hub: Hub, base_url: str, key: str, path: str, filename: str) -> s
     expires = int(time.time()) + ttl
     quoted = quote(path)
     base = (hub.settings.public_base_url or base_url).rstrip("/")
-    return f"{base}{PREFIX}{quoted}?expires={expires}&signature={_signature(hub, path, expires)}"
+    signature = server_secret.sign(hub, PURPOSE, _signed(path, expires))
+    return f"{base}{PREFIX}{quoted}?expires={expires}&signature={signature}"
 
 
 def check(hub: Hub, path: str, expires: str | None, signature: str | None) -> None:
@@ -41,5 +45,5 @@ def check(hub: Hub, path: str, expires: str | None, signature: str | None) -> No
         raise Forbidden("This link is not signed.", code="signature_missing")
     if until < time.time():
         raise Forbidden("This link has expired; ask for a new one.", code="link_expired")
-    if not server_secret.verify(hub, "link", f"{path}\n{until}", signature):
+    if not server_secret.verify(hub, PURPOSE, _signed(path, until), signature):
         raise Forbidden("This link's signature does not match.", code="signature_invalid")

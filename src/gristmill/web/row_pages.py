@@ -45,12 +45,11 @@ def rows_page(
         window=hub.settings.viewer_search_window,
     )
     found = row_browser.browse_rows(hub, viewer.account_id, dataset_id, query)
-    ds = dataset_service.get_dataset(hub, viewer.account_id, dataset_id)
     return page(
         request,
         "rows.html",
         viewer=viewer,
-        ds=ds,
+        ds=found.dataset,
         query=query,
         found=found,
         views={r.id: display.row_view(r) for r in found.rows},
@@ -64,8 +63,7 @@ def rows_page(
 def row_page(
     request: Request, dataset_id: str, row_id: str, hub: HubDep, viewer: Viewer
 ) -> HTMLResponse:
-    row, flags = row_browser.get_row(hub, viewer.account_id, dataset_id, row_id)
-    ds = dataset_service.get_dataset(hub, viewer.account_id, dataset_id)
+    ds, row, flags = row_browser.get_row(hub, viewer.account_id, dataset_id, row_id)
     return page(
         request,
         "row.html",

@@ -48,6 +48,7 @@ class RowQuery:
 
 @dataclass
 class RowPage:
+    dataset: Dataset
     rows: list[Datapoint]
     flags: dict[str, list[tuple[str, str]]]  # datapoint id -> [(check, detail)]
     next_cursor: str | None
@@ -104,12 +105,11 @@ def _count(s: Session, selection: Any) -> tuple[int, bool]:
 def browse_rows(hub: Hub, account_id: str, dataset_id: str, q: RowQuery) -> RowPage:
     _check_query(q)
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    ev = head_evaluation(hub, ds)
-    graded_id = ev.id if ev is not None and ev.status == "succeeded" else None
+    graded_id = _graded(hub, ds)
     live, where = _live(ds), _conditions(q)
     with hub.db.session() as s:
         if q.flag and graded_id is None:
-            return RowPage([], {}, None, 0)
+            return RowPage(ds, [], {}, None, 0)
         if q.flag and graded_id is not None:
             rows, cursor, base = _flagged_page(s, graded_id, q, [*live, *where])
             searched_to = None
@@ -124,7 +124,13 @@ def browse_rows(hub: Hub, account_id: str, dataset_id: str, q: RowQuery) -> RowP
         flags = _flags_of(s, graded_id, [r.id for r in rows])
         for r in rows:
             s.expunge(r)
-    return RowPage(rows, flags, cursor, matching, capped, searched_to=searched_to)
+    return RowPage(ds, rows, flags, cursor, matching, capped, searched_to=searched_to)
+
+
+def _graded(hub: Hub, ds: Dataset) -> str | None:
+    """The head's evaluation, if it has finished: the flags rows are shown with."""
+    ev = head_evaluation(hub, ds)
+    return ev.id if ev is not None and ev.status == "succeeded" else None
 
 
 def _flagged_page(
@@ -189,10 +195,10 @@ def _flags_of(
 
 def get_row(
     hub: Hub, account_id: str, dataset_id: str, row_id: str
-) -> tuple[Datapoint, list[tuple[str, str]]]:
-    """One live row of the dataset, with the head evaluation's flags on it."""
+) -> tuple[Dataset, Datapoint, list[tuple[str, str]]]:
+    """The dataset and one live row of it, with the head evaluation's flags on the row."""
     ds = dataset_service.get_dataset(hub, account_id, dataset_id)
-    ev = head_evaluation(hub, ds)
+    graded_id = _graded(hub, ds)
     with hub.db.session() as s:
         row = s.scalar(
             select(Datapoint).where(
@@ -201,7 +207,6 @@ def get_row(
         )
         if row is None:
             raise NotFound(f"Row {row_id} not found.", param="row_id")
-        graded = ev is not None and ev.status == "succeeded"
-        flags = _flags_of(s, ev.id if graded and ev else None, [row.id]).get(row.id, [])
+        flags = _flags_of(s, graded_id, [row.id]).get(row.id, [])
         s.expunge(row)
-    return row, flags
+    return ds, row, flags

@@ -8,7 +8,9 @@ what changed, then the full rows of the page's changed ids only.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -98,7 +100,7 @@ def diff_versions(
             versions.local_copy(hub, new.blob_key) as new_path,
         ):
             kinds = _changes(old_path, new_path)
-        counts = {k: sum(1 for v in kinds.values() if v == k) for k in CHANGE_KINDS}
+        counts = _counts(kinds)
         ordered = sorted(i for i in kinds if cursor is None or i > cursor)
         page = [(i, kinds[i]) for i in ordered[:limit]]
         more = len(ordered) > limit
@@ -129,16 +131,22 @@ def diff_versions(
     }
 
 
+def _counts(kinds: dict[str, str]) -> dict[str, int]:
+    found = Counter(kinds.values())
+    return {k: found[k] for k in CHANGE_KINDS}
+
+
 def changes_key(version: DatasetVersion) -> str:
     """Named by the version, not its snapshot: a restored version shares its snapshot."""
     return f"{version.blob_key.rsplit('/', 1)[0]}/{version.id}.changes.parquet"
 
 
-def record_changes(hub: Hub, version: DatasetVersion) -> dict[str, Any] | None:
-    """Diff a new version against the one before it once, when it is evaluated, and keep
-    the changed ids (sorted, in small row groups) beside its snapshot, so the viewer pages
-    through a million-row diff without reading either snapshot whole. Returns what goes
-    into the version's `stats["changes"]` (None for a dataset's first version)."""
+def record_changes(hub: Hub, version: DatasetVersion, snapshot: Path) -> dict[str, Any] | None:
+    """Diff a new version (`snapshot`: a local copy of it, which its evaluation holds
+    already) against the one before it once, and keep the changed ids (sorted, in small
+    row groups) beside its snapshot, so the viewer pages through a million-row diff
+    without reading either snapshot whole. Returns what goes into the version's
+    `stats["changes"]` (None for a dataset's first version)."""
     with hub.db.session() as s:
         parent = s.scalar(
             select(DatasetVersion).where(
@@ -148,19 +156,15 @@ def record_changes(hub: Hub, version: DatasetVersion) -> dict[str, Any] | None:
         )
     if parent is None:
         return None
-    with (
-        versions.local_copy(hub, parent.blob_key) as old_path,
-        versions.local_copy(hub, version.blob_key) as new_path,
-    ):
-        kinds = _changes(old_path, new_path)
+    with versions.local_copy(hub, parent.blob_key) as old_path:
+        kinds = _changes(old_path, snapshot)
     ids = sorted(kinds)
     table = pa.table({"datapoint_id": ids, "change": [kinds[i] for i in ids]})
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, row_group_size=CHANGES_GROUP, compression="zstd")
     key = changes_key(version)
     hub.blobs.put(key, [sink.getvalue().to_pybytes()])
-    counts = {k: sum(1 for v in kinds.values() if v == k) for k in CHANGE_KINDS}
-    return {"from_version_id": parent.id, "key": key, **counts}
+    return {"from_version_id": parent.id, "key": key, **_counts(kinds)}
 
 
 def _stored_page(

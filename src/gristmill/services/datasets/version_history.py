@@ -14,7 +14,7 @@ from gristmill.ids import prefixed
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import version_tags, versions
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
-from gristmill.services.quality.evaluation import queue_evaluation, summary
+from gristmill.services.quality.evaluation import by_version, queue_evaluation, summary
 from gristmill.store.metadata.models import (
     Datapoint,
     Dataset,
@@ -70,9 +70,7 @@ def version_view(
 
 def _views(s: Any, ds: Dataset, found: list[DatasetVersion]) -> list[dict[str, Any]]:
     ids = [v.id for v in found]
-    evals = {
-        e.version_id: e for e in s.scalars(select(Evaluation).where(Evaluation.version_id.in_(ids)))
-    }
+    evals = by_version(s, ds.account_id, ids)
     tags = version_tags.tags_of(s, ids)
     return [version_view(v, ds.head_version_id, evals.get(v.id), tags.get(v.id, [])) for v in found]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -54,6 +55,19 @@ def summary(ev: Evaluation) -> dict[str, Any]:
         "score": ev.score,
         "grade": ev.grade,
     }
+
+
+def by_version(s: Session, account_id: str, version_ids: list[str]) -> dict[str, Evaluation]:
+    """The evaluations of some versions of the account's, by version id."""
+    wanted = [v for v in version_ids if v]
+    if not wanted:
+        return {}
+    found = s.scalars(
+        select(Evaluation).where(
+            Evaluation.account_id == account_id, Evaluation.version_id.in_(wanted)
+        )
+    )
+    return {ev.version_id: ev for ev in found}
 
 
 def show_on_dataset(s: Session, ev: Evaluation) -> None:
@@ -166,6 +180,7 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
 
     with versions.local_copy(hub, version.blob_key) as path:
         result = run_checks(hub, str(path), checks, progress)
+        _record_changes(hub, version, path)
     if result.rows == 0:
         _skip(ctx, ev_id, "The version holds no rows: there is nothing to grade.")
         return {"evaluation_id": ev_id, "skipped": True}
@@ -176,7 +191,6 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     total = result.rows + len(outputs[FORMAT].flags)
     scored = score(outputs, describe, params, total)
     _write_flags(ctx, ev_id, outputs)
-    _record_changes(hub, version)
     stats = dict(result.outputs["too_long"].stats) if "too_long" in result.outputs else {}
     report = {
         "rows": total,
@@ -190,11 +204,11 @@ def run_evaluation(ctx: JobContext) -> dict[str, Any]:
     return {"evaluation_id": ev_id, "score": scored.score, "grade": scored.grade}
 
 
-def _record_changes(hub: Hub, version: DatasetVersion) -> None:
+def _record_changes(hub: Hub, version: DatasetVersion, snapshot: Path) -> None:
     """What changed since the version before, kept for the diff (see `version_diff`). The
     grade does not depend on it: if it fails, the diff is computed when asked for."""
     try:
-        changes = version_diff.record_changes(hub, version)
+        changes = version_diff.record_changes(hub, version, snapshot)
     except Exception:
         log.exception("keeping the changes of version %s failed", version.id)
         return

@@ -15,7 +15,7 @@ from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
-from gristmill.services.quality.evaluation import queue_evaluation, show_on_dataset
+from gristmill.services.quality.evaluation import by_version, queue_evaluation, show_on_dataset
 from gristmill.store.metadata.models import (
     Dataset,
     Evaluation,
@@ -42,16 +42,8 @@ def head_evaluation(hub: Hub, ds: Dataset) -> Evaluation | None:
 
 def evaluations_of(hub: Hub, account_id: str, version_ids: list[str]) -> dict[str, Evaluation]:
     """The evaluations of some versions, by version id."""
-    wanted = [v for v in version_ids if v]
-    if not wanted:
-        return {}
     with hub.db.session() as s:
-        found = s.scalars(
-            select(Evaluation).where(
-                Evaluation.account_id == account_id, Evaluation.version_id.in_(wanted)
-            )
-        )
-        return {ev.version_id: ev for ev in found}
+        return by_version(s, account_id, version_ids)
 
 
 def before_after(

@@ -30,7 +30,7 @@ _TOO_LARGE = (
 
 
 async def read_json(request: Request) -> Any:
-    declared = decimal(request.headers.get("content-length"))
+    declared = decimal(request.headers.get("content-length"), max_digits=64)
     if declared is not None and declared > MAX_BODY_BYTES:
         raise PayloadTooLarge(_TOO_LARGE)
     body = await read_capped(request, MAX_BODY_BYTES, _TOO_LARGE)
