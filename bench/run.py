@@ -79,21 +79,32 @@ started = runs.start_run(hub, caller.account_id, ds.id, {
 with open("/proc/self/clear_refs", "w") as fh:  # the peak RSS from here on is the run's
     fh.write("5")
 cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-t = time.perf_counter()
+t, t_wall = time.perf_counter(), time.time()
 import os
 if os.environ.get("BENCH_PROFILE"):
     import cProfile; cProfile.run("worker.run_once()", os.environ["BENCH_PROFILE"])
 else:
     worker.run_once()  # the run
 wall = time.perf_counter() - t
+t_end = time.time()
 cpu1 = resource.getrusage(resource.RUSAGE_SELF)
 run = runs.get_run(hub, caller.account_id, started.run.id)
 from sqlalchemy import func, select
 from gristmill.store.metadata.models import InferenceLog
 with hub.db.session() as s:
     call_ms = s.scalar(select(func.avg(InferenceLog.duration_ms)))
+    stamps = sorted(s.scalars(select(InferenceLog.created_at)))
+    first_ms = s.scalar(select(InferenceLog.duration_ms).order_by(InferenceLog.created_at))
+# the calls' own span: from the first answer written to the last (one wave of calls early)
+calls_span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else 0.0
+from datetime import UTC
+def epoch(d):
+    return d.replace(tzinfo=UTC).timestamp()
+before = epoch(stamps[0]) - (first_ms or 0) / 1000 - t_wall if stamps else 0.0
+after = t_end - epoch(stamps[-1]) if stamps else 0.0
 print(json.dumps({
-    "call_ms": float(call_ms or 0),
+    "call_ms": float(call_ms or 0), "calls_span": calls_span, "calls_n": len(stamps),
+    "before": before, "after": after,
     "rows": rows, "wall": wall, "status": run.status, "error": run.error,
     "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
     "calls": run.report["calls"] if run.report else None,
@@ -208,6 +219,13 @@ def main() -> None:
         f"  a call takes {full['call_ms']:.0f} ms on average as the gateway sees it "
         f"(the model answers in {LATENCY * 1000:.0f} ms)"
     )
+    if full["calls_span"]:
+        steady = (full["calls_n"] - 1) / full["calls_span"]
+        print(
+            f"  between the first answer and the last: {steady:,.0f} calls/s "
+            f"({steady / limit:.2f}x the limit); before the first call "
+            f"{full['before']:.2f} s, after the last answer {full['after']:.2f} s"
+        )
     print(
         f"  estimate said {full['estimate_minutes'] * 60:.1f} s at the configured seconds per call"
     )

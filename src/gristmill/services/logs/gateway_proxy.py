@@ -11,10 +11,12 @@ failed). A stream that stalls for longer than the timeout ends with an SSE `erro
 from __future__ import annotations
 
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import anyio
@@ -104,6 +106,13 @@ def _error_message(body: Any) -> str:
     return str(body)[:500]
 
 
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once: loading the CA bundle takes ~30 ms, and a
+    run opens a client per few connections."""
+    return httpx.create_ssl_context()
+
+
 class Forwarder:
     """One per server: a pooled HTTP client to the upstreams, created on first use."""
 
@@ -131,7 +140,9 @@ class Forwarder:
         if self._client is None:
             t = self.timeout
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(t, connect=min(t, 10.0)), limits=self.limits
+                timeout=httpx.Timeout(t, connect=min(t, 10.0)),
+                limits=self.limits,
+                verify=_tls_context(),
             )
         return self._client
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, or_, select
+from sqlalchemy import String, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from gristmill.hub import Hub
@@ -85,7 +85,7 @@ def check_metadata(value: Any, param: str = "metadata") -> dict[str, Any] | None
     raise InvalidRequest(f"{param} must map strings to strings, numbers or booleans.", param=param)
 
 
-def _row(hub: Hub, account_id: str, e: LogEntry, i: int) -> InferenceLog:
+def _row(hub: Hub, account_id: str, e: LogEntry, i: int) -> dict[str, Any]:
     where = f"logs[{i}]"
     if not e.provider or len(e.provider) > 64:
         raise InvalidRequest(
@@ -98,53 +98,58 @@ def _row(hub: Hub, account_id: str, e: LogEntry, i: int) -> InferenceLog:
     cost = e.cost
     if cost is None:
         cost = cost_of(e.model, e.tokens_in, e.tokens_out, hub.settings.model_prices)
-    return InferenceLog(
-        id=e.id or str(uuid7()),
-        account_id=account_id,
-        gateway_id=e.gateway_id,
-        provider=e.provider,
-        model=e.model,
-        path=e.path,
-        request=e.request,
-        response=e.response,
-        status_code=e.status_code,
-        success=e.success,
-        cached=e.cached,
-        stream=e.stream,
-        tokens_in=e.tokens_in,
-        tokens_out=e.tokens_out,
-        cost=cost,
-        duration_ms=e.duration_ms,
-        request_content_type=e.request_content_type,
-        response_content_type=e.response_content_type,
-        error=e.error,
-        feedback=check_feedback(e.feedback, f"{where}.feedback"),
-        score=check_score(e.score, f"{where}.score"),
-        metadata_=check_metadata(e.metadata, f"{where}.metadata"),
+    return {
+        "id": e.id or str(uuid7()),
+        "account_id": account_id,
+        "gateway_id": e.gateway_id,
+        "provider": e.provider,
+        "model": e.model,
+        "path": e.path,
+        "request": e.request,
+        "response": e.response,
+        "status_code": e.status_code,
+        "success": e.success,
+        "cached": e.cached,
+        "stream": e.stream,
+        "tokens_in": e.tokens_in,
+        "tokens_out": e.tokens_out,
+        "cost": cost,
+        "duration_ms": e.duration_ms,
+        "request_content_type": e.request_content_type,
+        "response_content_type": e.response_content_type,
+        "error": e.error,
+        "feedback": check_feedback(e.feedback, f"{where}.feedback"),
+        "score": check_score(e.score, f"{where}.score"),
+        "metadata_": check_metadata(e.metadata, f"{where}.metadata"),
         # In UTC: SQLite keeps the wall-clock time and drops the offset
-        created_at=e.created_at.astimezone(UTC) if e.created_at else utcnow(),
-    )
+        "created_at": e.created_at.astimezone(UTC) if e.created_at else utcnow(),
+    }
 
 
-def record_logs(hub: Hub, account_id: str, entries: Sequence[LogEntry]) -> list[InferenceLog]:
-    """Write the logs, all or none, and add each to the enabled datasets it matches."""
-    by_gateway: dict[str, list[InferenceLog]] = {}
+def record_logs(
+    hub: Hub, account_id: str, entries: Sequence[LogEntry], *, gateways_exist: bool = False
+) -> list[str]:
+    """Write the logs, all or none, and add each to the enabled datasets it matches; their
+    ids. A gateway is created on its first log, unless the caller knows they all exist.
+    A plain bulk insert, not the ORM's unit of work: a run writes one log per model call."""
+    by_gateway: dict[str, list[str]] = {}
     rows = [_row(hub, account_id, e, i) for i, e in enumerate(entries)]
     for row in rows:
-        by_gateway.setdefault(row.gateway_id, []).append(row)
-    for gateway_id in by_gateway:
-        gateways.ensure_gateway(hub, account_id, gateway_id)
+        by_gateway.setdefault(row["gateway_id"], []).append(row["id"])
+    if not gateways_exist:
+        for gateway_id in by_gateway:
+            gateways.ensure_gateway(hub, account_id, gateway_id)
     with hub.db.session() as s:
         for gateway_id in sorted(by_gateway):  # one lock order, so no deadlock
             gateways.lock_gateway(s, account_id, gateway_id, exclusive=False)
-        s.add_all(rows)
-        s.flush()
-        for gateway_id, group in by_gateway.items():
-            log_rows.add_new_logs(s, account_id, gateway_id, [r.id for r in group])
-    return rows
+        if rows:
+            s.execute(insert(InferenceLog), rows)
+        for gateway_id, ids in by_gateway.items():
+            log_rows.add_new_logs(s, account_id, gateway_id, ids)
+    return [row["id"] for row in rows]
 
 
-def record_log(hub: Hub, account_id: str, entry: LogEntry) -> InferenceLog:
+def record_log(hub: Hub, account_id: str, entry: LogEntry) -> str:
     return record_logs(hub, account_id, [entry])[0]
 
 

@@ -12,7 +12,6 @@ import asyncio
 from itertools import islice
 from typing import Any
 
-import anyio
 from sqlalchemy import select
 
 from gristmill.hub import Hub
@@ -26,7 +25,7 @@ from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.datasets.records import record_of
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
-from gristmill.services.runs.model_client import CallFailed, ModelClient, RunStopped
+from gristmill.services.runs.model_client import CallFailed, ModelClient, RunStopped, run_calls
 from gristmill.services.runs.spec import RunSpec, model_of
 from gristmill.store.metadata.models import CustomEval, DatasetVersion, Job, Run, utcnow
 
@@ -127,7 +126,9 @@ async def _score_pairs(
         ask = judge.ask(ex)
         assert ask is not None
         try:
-            return judge.score(await client.answer(ask, judge.name, judge.expected_tokens(ex)))
+            return judge.score(
+                await client.answer(ask, judge.name, lambda: judge.expected_tokens(ex))
+            )
         except (CallFailed, Rejected) as exc:
             skipped[exc.reason] = skipped.get(exc.reason, 0) + 1
             return None
@@ -174,7 +175,7 @@ def run_custom_eval(ctx: JobContext) -> dict[str, Any]:
             await client.aclose()
 
     try:
-        both, skipped = anyio.run(score)
+        both, skipped = run_calls(score)
     except RunStopped as exc:
         both, skipped = [], {str(exc): len(pairs)}
     with hub.db.session() as s:

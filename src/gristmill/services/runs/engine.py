@@ -77,7 +77,7 @@ class Adapter:
             return True
         assert self.client is not None
         try:
-            answer = await self.client.answer(ask, recipe.name, recipe.expected_tokens(ex))
+            answer = await self.client.answer(ask, recipe.name, lambda: recipe.expected_tokens(ex))
             if recipe.accept(ex, answer):
                 outcome.changed.add(recipe.name)
             return True

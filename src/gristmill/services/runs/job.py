@@ -27,7 +27,7 @@ from gristmill.services.datasets import versions
 from gristmill.services.errors import InvalidRequest
 from gristmill.services.quality.evaluation import queue_evaluation
 from gristmill.services.runs.engine import Adapter, RunTally, adapt_in_order
-from gristmill.services.runs.model_client import ModelClient
+from gristmill.services.runs.model_client import ModelClient, run_calls
 from gristmill.services.runs.spec import RunSpec, model_of
 from gristmill.store.metadata.models import (
     Dataset,
@@ -142,7 +142,7 @@ def run_adaptation(ctx: JobContext) -> dict[str, Any]:
     with versions.local_copy(hub, blob_key) as path, versions.SnapshotFile() as snap:
         drop = _duplicates(str(path)) if spec.deduplication else set()
         tally = RunTally(rows_in=total_rows, duplicates_removed=len(drop))
-        cancelled = anyio.run(
+        cancelled = run_calls(
             _adapt_all, ctx, spec, client, str(path), drop, snap, tally, dataset_id, source_id
         )
         report = _report(spec, client, tally, estimate, time.monotonic() - started)

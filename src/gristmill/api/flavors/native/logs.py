@@ -43,10 +43,10 @@ def _batch(raw: bytes, limit: int) -> LogBatch:
 async def ingest_logs(request: Request, hub: HubDep, caller: Caller) -> LogIds:
     raw = await read_body(request, log_service.MAX_BATCH_BYTES, "The batch")
     batch = _batch(raw, hub.settings.max_log_batch)
-    rows = await run_in_threadpool(
+    ids = await run_in_threadpool(
         log_service.record_logs, hub, caller.account_id, [log.entry() for log in batch.logs]
     )
-    return LogIds(ids=[r.id for r in rows])
+    return LogIds(ids=ids)
 
 
 @router.get("/logs/{log_id}")
