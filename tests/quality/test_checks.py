@@ -94,3 +94,31 @@ def test_a_row_without_output_has_no_response_to_judge() -> None:
     text = row_text("chat", given, None)
     assert (text.prompt, text.response_field) == ("Summarise the attached report.", None)
     assert row_text("chat", given, [{"role": "assistant", "content": " "}]).response_field
+
+
+def test_the_english_shortcut_only_skips_what_fasttext_calls_english() -> None:
+    """The language check does not ask fastText about a pair that is plainly English on both
+    sides: on real text (docstrings of installed libraries, and their questions), every sample
+    the shortcut takes is one fastText labels English or cannot tell; a sample that opens in
+    French and goes on in English, or holds another script, is left to the model."""
+    from gristmill.pipeline.checks.language import MIN_CONFIDENCE, _predict, _Side
+
+    texts = [m["content"] for row in clean_rows(400) for m in row["messages"]]
+    side = _Side(texts)
+    shortcut = side.plainly_english & side.judged
+    taken = [line for line, e in zip(side.lines, shortcut, strict=True) if e]
+    assert len(taken) >= len(texts) // 4  # short docstrings hold few of its words
+    for line in taken:
+        label, confidence = _predict(line)
+        assert label == "en" or confidence < MIN_CONFIDENCE, line
+    mixed = _Side(
+        [
+            "Tu es un assistant qui répond en français. I have a question about the refund "
+            "that you sent, and what the date would be for this order.",
+            "What would the weather be like in 東京 this week, and should I take an umbrella "
+            "with me when I go there?",
+            "What would the weather be like in Tokyo this week, and should I take an umbrella "
+            "with me when I go there?",
+        ]
+    )
+    assert mixed.plainly_english.tolist() == [False, False, True]
