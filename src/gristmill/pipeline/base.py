@@ -8,6 +8,7 @@ or Ray) calls the same methods, so both give the same flags. Checks never touch 
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,16 +87,47 @@ class DatasetCheck(Check):
 
 
 def take(array: np.ndarray, index: Any) -> np.ndarray:
-    """`array[index]` as a new in-memory array. A spilled sketch is a memory map, whose
-    touched pages would count as this process's memory until it ends: the map is opened
-    for this read alone and closed after it, so reading every row never holds them all."""
-    if isinstance(array, np.memmap) and array.filename is not None:
-        fresh = np.memmap(array.filename, dtype=array.dtype, mode="r", shape=array.shape)
-        try:
-            return np.array(fresh[index])
-        finally:
-            fresh._mmap.close()  # type: ignore[attr-defined]
-    return np.array(array[index])
+    """`array[index]` as a new in-memory array. A spilled sketch is a memory map, and the
+    kernel maps whole large folios of its page cache on each fault (a thousand random rows
+    of a 512 MB file showed as 470 MB more RSS), so a spilled array is read with `pread`
+    instead: the rows asked for, or the whole array in blocks, never mapped at once.
+    `index` is a row index array, or a slice of rows followed by the other axes' indexes."""
+    if not (isinstance(array, np.memmap) and array.filename is not None):
+        return np.array(array[index])
+    if isinstance(index, np.ndarray):
+        return _read_rows(array, index)
+    rows, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
+    start, stop, step = rows.indices(len(array))
+    assert step == 1, "rows are read in order"
+    parts = [  # a copy of each block's part, so no whole block outlives its read
+        _read_rows(array, np.arange(at, min(at + READ_ROWS, stop)))[(slice(None), *rest)].copy()
+        for at in range(start, stop, READ_ROWS)
+    ]
+    if not parts:
+        return np.array(array[index])
+    return np.concatenate(parts)
+
+
+READ_ROWS = 65_536  # rows per read when a spilled array is read whole
+
+
+def _read_rows(array: np.memmap, rows: np.ndarray) -> np.ndarray:
+    """Rows of a spilled array by number, each run of consecutive rows in one read."""
+    wanted, inverse = np.unique(rows, return_inverse=True)
+    out = np.empty((len(wanted), *array.shape[1:]), dtype=array.dtype)
+    row_bytes = out.itemsize * (out.size // max(len(out), 1))
+    starts = np.flatnonzero(np.diff(wanted, prepend=-2) != 1)
+    sizes = (np.diff(starts, append=len(wanted)) * row_bytes).tolist()
+    into = (starts * row_bytes).tolist()
+    offsets = (array.offset + wanted[starts] * row_bytes).tolist()
+    buffer = out.reshape(-1).view(np.uint8).data
+    fd = os.open(array.filename, os.O_RDONLY)  # type: ignore[arg-type]
+    try:
+        for at, size, offset in zip(into, sizes, offsets, strict=True):
+            os.preadv(fd, [buffer[at : at + size]], offset)
+    finally:
+        os.close(fd)
+    return out[inverse.reshape(rows.shape)]
 
 
 def matching_rows(
