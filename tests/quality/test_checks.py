@@ -122,3 +122,32 @@ def test_the_english_shortcut_only_skips_what_fasttext_calls_english() -> None:
         ]
     )
     assert mixed.plainly_english.tolist() == [False, False, True]
+
+
+def test_language_mismatch_skips_code_answers_by_their_line_ends() -> None:
+    """A French request answered with SQL or C-like code (lines ending in `;` or `{`, no
+    fence, no `def`) is code, not English; a French request answered in English prose is
+    a mismatch."""
+    from gristmill.pipeline.checks.language import LanguageMismatch
+    from gristmill.pipeline.text import RowText, TextBatch
+
+    prompt = (
+        "Peux-tu me donner une requête qui compte les commandes de chaque client pour "
+        "l'année dernière, triées de la plus grande à la plus petite ?"
+    )
+    answers = [
+        "SELECT customer_id, COUNT(*) AS orders FROM orders;\nSELECT customer_id, "
+        "SUM(total) AS spent FROM orders WHERE year = 2025 GROUP BY customer_id;\n"
+        "SELECT name FROM customers ORDER BY name;",
+        "for (int i = 0; i < count; i++) {\n  total += orders[i].amount * orders[i].rate;\n"
+        "  if (total > limit) {\n    break;\n  }\n}",
+        "Here is a query that counts the orders of every customer for last year and sorts "
+        "them from the largest number of orders to the smallest one, as you asked.",
+    ]
+    rows = [RowText(prompt, answer, "assistant message") for answer in answers]
+    texts = TextBatch(
+        ids=["a", "b", "c"], lines=[1, 2, 3], kinds=["chat"] * 3, rows=rows, outputs=[None] * 3
+    )
+    out = LanguageMismatch().check(texts)
+    assert [f.line for f in out.flags] == [3]
+    assert out.rows_checked == 1

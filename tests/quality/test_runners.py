@@ -148,3 +148,20 @@ def test_spilled_sketches_read_back_exactly(tmp_path: Path) -> None:
         assert (base.take(read[key], wanted) == expected[wanted]).all()
         assert (base.take(read[key], slice(None)) == expected).all()
     assert (base.take(read["sig"], (slice(None), 3)) == arrays["sig"][:, 3]).all()
+
+
+def test_a_spilled_read_out_of_range_is_an_error(tmp_path: Path) -> None:
+    import numpy as np
+    import pytest
+
+    from gristmill.pipeline import base
+
+    path = tmp_path / "a"
+    np.arange(10, dtype=np.int64).tofile(path)
+    spilled = np.memmap(path, dtype=np.int64, mode="r", shape=(10,))
+    for rows in ([10], [-1], [3, 12]):
+        with pytest.raises(IndexError):
+            base.take(spilled, np.array(rows))
+    assert base.take(spilled, np.array([9, 0])).tolist() == [9, 0]
+    assert base.take(spilled, slice(2, 5)).tolist() == [2, 3, 4]
+    assert base.take(spilled, slice(None, None, 3)).tolist() == [0, 3, 6, 9]

@@ -40,7 +40,7 @@ SHINGLE = 3
 NEAR_MIN_WORDS = 8
 SEED = 42
 ID_BYTES = 40
-GATHER = 16_384  # candidate pairs verified at once: 16 MB of signatures read per side
+GATHER = 16_384  # candidate pairs verified at once: 8 MiB of signatures read per side
 # every Unicode punctuation character of the Basic Multilingual Plane (categories P*)
 PUNCTUATION = "".join(c for c in map(chr, range(0x10000)) if unicodedata.category(c)[0] == "P")
 # odd 64-bit multipliers that mix a band's 8 minhash values into one hash
@@ -190,23 +190,18 @@ class NearDuplicate(DatasetCheck):
         sig = sketch["sig"]
         best = np.full(n, n, dtype=np.int64)  # earliest resembling row; n: none
         best_estimate = np.zeros(n, dtype=np.float32)
-        found_i, found_j = [], []
         for b in range(BANDS):
             i, j = _band_candidates(take(sketch["bands"], (slice(None), b)))
             keep = eligible[i] & eligible[j]
-            found_i.append(i[keep])
-            found_j.append(j[keep])
-        # a pair found by several bands is verified once; in (earlier, later) order, so
-        # each chunk's earlier rows are read in runs
-        pairs = np.sort(np.concatenate(found_i).astype(np.int64) * n + np.concatenate(found_j))
-        pairs = pairs[np.diff(pairs, prepend=-1) != 0]
-        for start in range(0, len(pairs), GATHER):  # bounded reads of the spilled signatures
-            ci, cj = np.divmod(pairs[start : start + GATHER], n)
-            estimate = (take(sig, ci) == take(sig, cj)).mean(axis=1)
-            ok = estimate >= NEAR_THRESHOLD
-            np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
-            hit = ok & (best[cj] == ci)
-            best_estimate[cj[hit]] = estimate[hit]
+            # in (earlier, later) order, so each chunk's earlier rows are read in runs
+            pairs = np.sort(i[keep].astype(np.int64) * n + j[keep])
+            for start in range(0, len(pairs), GATHER):  # bounded reads of the signatures
+                ci, cj = np.divmod(pairs[start : start + GATHER], n)
+                estimate = (take(sig, ci) == take(sig, cj)).mean(axis=1)
+                ok = estimate >= NEAR_THRESHOLD
+                np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
+                hit = ok & (best[cj] == ci)
+                best_estimate[cj[hit]] = estimate[hit]
         for row in map(int, np.nonzero(best < n)[0]):
             detail = (
                 f"resembles {_where(lines, ids, int(best[row]))} "

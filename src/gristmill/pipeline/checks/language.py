@@ -125,7 +125,9 @@ class LanguageMismatch(Check):
         translation = pc.match_substring_regex(
             pa.array(texts.prompts, pa.large_string()), _TRANSLATION, ignore_case=True
         )
-        code = pc.match_substring_regex(answered.samples, _CODE)
+        # code is looked for in the response as written: its lines end in `{` or `;`
+        heads = pa.array([r[:SAMPLE_CHARS] for r in texts.responses], pa.large_string())
+        code = pc.match_substring_regex(heads, _CODE)
         judged = pc.and_(
             pc.and_(has_response, pc.invert(translation)),
             pc.and_(pc.invert(code), pa.array(asked.judged & answered.judged)),
