@@ -139,13 +139,25 @@ def _read_rows(array: np.memmap, rows: np.ndarray) -> np.ndarray:
     return out[inverse.reshape(rows.shape)]
 
 
-def matching_rows(
+def matching_mask(
     texts: list[str] | pa.Array[Any], pattern: str, *, ignore_case: bool = False
-) -> list[int]:
-    """Indexes of the texts in which RE2 finds `pattern`: one scan of the whole batch in
-    Arrow, so Python only looks again at the few rows that can match. Scanning one batch
-    for several patterns, convert it once with `pa.array(texts, pa.large_string())`."""
+) -> np.ndarray:
+    """Whether RE2 finds `pattern` in each text: one scan of the whole batch in Arrow.
+    Scanning one batch for several patterns, convert it once with
+    `pa.array(texts, pa.large_string())`."""
     if isinstance(texts, list):
         texts = pa.array(texts, type=pa.large_string())
     hits = pc.match_substring_regex(texts, pattern, ignore_case=ignore_case)
-    return [i for i, hit in enumerate(hits.to_pylist()) if hit]
+    mask: np.ndarray = hits.to_numpy(zero_copy_only=False)
+    return mask
+
+
+def matching_rows(
+    texts: list[str] | pa.Array[Any], pattern: str, *, ignore_case: bool = False
+) -> list[int]:
+    """Indexes of the texts in which RE2 finds `pattern`, so Python only looks again at the
+    few rows that can match."""
+    rows: list[int] = np.flatnonzero(
+        matching_mask(texts, pattern, ignore_case=ignore_case)
+    ).tolist()
+    return rows

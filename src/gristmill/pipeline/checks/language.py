@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gristmill.pipeline.base import Check, CheckOutput, Flag
+from gristmill.pipeline.base import Check, CheckOutput, Flag, matching_mask
 from gristmill.pipeline.text import TextBatch
 
 MIN_CHARS = 25
@@ -94,15 +94,16 @@ class _Side:
     letters to judge, and which are plainly English."""
 
     def __init__(self, texts: list[str]):
-        lines = [_sample(t) for t in texts]
-        self.lines = lines
-        self.judged = np.array([_enough_letters(line) for line in lines], dtype=bool)
-        self.samples = pa.array(lines, pa.large_string())
-        lowered = pc.utf8_lower(self.samples)
+        self.lines = [_sample(t) for t in texts]
+        self.judged = np.array([_enough_letters(line) for line in self.lines], dtype=bool)
+        samples = pa.array(self.lines, pa.large_string())
+        lowered = pc.utf8_lower(samples)
         hits = pc.count_substring_regex(lowered, _ENGLISH).to_numpy(zero_copy_only=False)
-        other = pc.match_substring_regex(lowered, _FOREIGN).to_numpy(zero_copy_only=False)
-        latin = ~pc.match_substring_regex(self.samples, _NOT_LATIN).to_numpy(zero_copy_only=False)
-        self.plainly_english = (hits >= ENGLISH_MIN_HITS) & ~other & latin
+        self.plainly_english = (
+            (hits >= ENGLISH_MIN_HITS)
+            & ~matching_mask(lowered, _FOREIGN)
+            & ~matching_mask(samples, _NOT_LATIN)
+        )
 
 
 class LanguageMismatch(Check):
@@ -120,26 +121,24 @@ class LanguageMismatch(Check):
         out = CheckOutput()
         if not len(texts):
             return out
-        asked, answered = _Side(texts.prompts), _Side(texts.responses)
-        has_response = pa.array([r.response_field is not None for r in texts.rows])
-        translation = pc.match_substring_regex(
-            pa.array(texts.prompts, pa.large_string()), _TRANSLATION, ignore_case=True
-        )
+        prompts, responses = texts.prompts, texts.responses
+        asked, answered = _Side(prompts), _Side(responses)
+        has_response = np.array([r.response_field is not None for r in texts.rows], dtype=bool)
+        translation = matching_mask(prompts, _TRANSLATION, ignore_case=True)
         # code is looked for in the response as written: its lines end in `{` or `;`
-        heads = pa.array([r[:SAMPLE_CHARS] for r in texts.responses], pa.large_string())
-        code = pc.match_substring_regex(heads, _CODE)
-        judged = pc.and_(
-            pc.and_(has_response, pc.invert(translation)),
-            pc.and_(pc.invert(code), pa.array(asked.judged & answered.judged)),
-        ).to_numpy(zero_copy_only=False)
-        english = asked.plainly_english & answered.plainly_english
+        code = matching_mask([r[:SAMPLE_CHARS] for r in responses], _CODE)
+        judged = has_response & ~translation & ~code & asked.judged & answered.judged
         out.rows_checked = int(judged.sum())
-        prompts, responses = asked.lines, answered.lines
-        seen: dict[str, tuple[str, float]] = {}
-        for i in (judged & ~english).nonzero()[0].tolist():
-            p, r = prompts[i], responses[i]
-            a = seen[p] if p in seen else seen.setdefault(p, _predict(p))
-            b = seen[r] if r in seen else seen.setdefault(r, _predict(r))
+        seen: dict[str, tuple[str, float]] = {}  # a sample repeated in the batch: one call
+
+        def identified(sample: str) -> tuple[str, float]:
+            if sample not in seen:
+                seen[sample] = _predict(sample)
+            return seen[sample]
+
+        english = asked.plainly_english & answered.plainly_english
+        for i in np.flatnonzero(judged & ~english).tolist():
+            a, b = identified(asked.lines[i]), identified(answered.lines[i])
             if min(a[1], b[1]) < MIN_CONFIDENCE or a[0] == b[0]:
                 continue
             out.flags.append(Flag.of_row(texts, i, f"prompt in {a[0]}, response in {b[0]}"))
