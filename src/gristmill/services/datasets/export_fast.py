@@ -6,7 +6,8 @@ Snapshot JSON is compact orjson text, and the training record of such a row is
 and the output's text after `[`, closed with `}`: byte for byte what `orjson.dumps(record)`
 gives, without decoding a row. For `openai-chat` a row takes this path only if RE2 finds every
 message of the plain shape OpenAI's checks accept as they are (a known role, non-empty string
-content, nothing else); every other row goes the per-row way."""
+content, nothing else); every other row goes the per-row way. Parquet takes the same plain
+rows, whose Arrow type is then known without parsing them (`PLAIN_TYPE`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ MESSAGE = r'\{"role":"(?:system|developer|user|assistant)","content":' + TEXT + 
 PLAIN_INPUT = r'^\{"messages":\[' + MESSAGE + r"(?:," + MESSAGE + r")*\]\}$"
 PLAIN_OUTPUT = r'^\[\{"role":"assistant","content":' + TEXT + r"\}\]$"
 FORMATS = ("jsonl", "json", "openai-chat", "parquet")  # Parquet: Arrow parses the lines
+PLAIN_FORMATS = ("openai-chat", "parquet")
+# what Arrow's JSON reader makes of a plain line's `messages` (fields in the order written)
+PLAIN_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
 def fast_lines(batch: pa.RecordBatch, file_format: str) -> tuple[np.ndarray, list[bytes | None]]:
@@ -35,7 +39,7 @@ def fast_lines(batch: pa.RecordBatch, file_format: str) -> tuple[np.ndarray, lis
         pc.is_null(batch.column("tool_params")),
         pc.is_null(batch.column("output_schema")),
     ]
-    if file_format == "openai-chat":
+    if file_format in PLAIN_FORMATS:
         conditions += [
             pc.match_substring_regex(given, PLAIN_INPUT),
             pc.match_substring_regex(output, PLAIN_OUTPUT),

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from gristmill.services.datasets import export_fast
 from gristmill.services.errors import ServiceError
 
 Records = list[Any]  # dicts, or finished JSON lines (bytes)
@@ -51,12 +52,10 @@ class Layout:
     def scan(cls, batches: Iterable[Records]) -> Layout:
         found: dict[str, pa.DataType | None] = {}
         for batch in batches:
-            parsed = _parsed_lines(batch)
-            if parsed is not None:  # finished JSON lines: Arrow's JSON reader types them
-                for name, kind in zip(parsed.schema.names, parsed.schema.types, strict=True):
-                    known = found.setdefault(name, pa.null())
-                    if known is not None:
-                        found[name] = _unified(known, _as_json_typed(kind))
+            if batch and all(isinstance(r, bytes) for r in batch):  # plain chat lines only
+                known = found.setdefault("messages", pa.null())
+                if known is not None:
+                    found["messages"] = _unified(known, export_fast.PLAIN_TYPE)
                 continue
             batch = [orjson.loads(r) if isinstance(r, bytes) else r for r in batch]
             for record in batch:
@@ -74,20 +73,6 @@ class Layout:
 
     def schema(self) -> pa.Schema:
         return pa.schema([(k, t or pa.string()) for k, t in self.types.items()])
-
-
-def _as_json_typed(kind: pa.DataType) -> pa.DataType:
-    """Arrow's JSON reader turns ISO-8601-looking strings into timestamps; they are text."""
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        return pa.string()
-    if pa.types.is_struct(kind):
-        fields = [kind.field(i) for i in range(kind.num_fields)]
-        return pa.struct([f.with_type(_as_json_typed(f.type)) for f in fields])
-    if pa.types.is_list(kind):
-        return pa.list_(_as_json_typed(kind.value_type))
-    if pa.types.is_large_list(kind):
-        return pa.large_list(_as_json_typed(kind.value_type))
-    return kind
 
 
 def _parsed_lines(records: Records, schema: pa.Schema | None = None) -> pa.Table | None:
