@@ -52,23 +52,21 @@ class Layout:
     def scan(cls, batches: Iterable[Records]) -> Layout:
         found: dict[str, pa.DataType | None] = {}
         for batch in batches:
-            if batch and all(isinstance(r, bytes) for r in batch):  # plain chat lines only
-                known = found.setdefault("messages", pa.null())
-                if known is not None:
-                    found["messages"] = _unified(known, export_fast.PLAIN_TYPE)
-                continue
-            batch = [orjson.loads(r) if isinstance(r, bytes) else r for r in batch]
+            # a finished line is a plain chat row (`export_fast`): its type is known unparsed
+            records = [r for r in batch if not isinstance(r, bytes)]
             for record in batch:
-                for key in record:
+                for key in record if isinstance(record, dict) else ("messages",):
                     found.setdefault(key, pa.null())
             for key, known in found.items():
                 if known is None:
                     continue
                 try:
-                    seen = pa.array([r.get(key) for r in batch]).type
-                    found[key] = _unified(known, seen)
+                    if key == "messages" and len(records) < len(batch):
+                        known = found[key] = _unified(known, export_fast.PLAIN_TYPE)
+                    if records:
+                        found[key] = _unified(known, pa.array([r.get(key) for r in records]).type)
                 except ARROW_INFERENCE_ERRORS:
-                    found[key] = None
+                    found[key] = None  # no common type (a string here, parts there): JSON text
         return cls({k: _storable(t) for k, t in found.items()})
 
     def schema(self) -> pa.Schema:
