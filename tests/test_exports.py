@@ -232,6 +232,57 @@ def test_chat_exports_split_and_links(
     assert table.column("messages")[6].as_py()[2]["content"] == "2026-12-01"  # text, not a date
 
 
+def _parquet_rows(export: dict[str, Any]) -> dict[str, list[Any]]:
+    tables = {
+        f["split"]: pq.read_table(io.BytesIO(httpx.get(f["url"]).content)) for f in export["files"]
+    }
+    return {split: t.column("messages").to_pylist() for split, t in tables.items()}
+
+
+def test_plain_chats_to_parquet_in_one_pass(
+    server: LiveServer, key: dict[str, str], tmp_path: Path
+) -> None:
+    """Plain chat rows only (the one-pass path): the same rows, types and split as any other
+    way; a dataset whose non-plain row comes only after the first batch is written whole."""
+    plain = CHATS[:18]
+    dataset_id = _upload(server, key, tmp_path / "plain.jsonl", plain)
+    http = native_client(server, key)
+    split = {"validation": 0.25, "seed": 7}
+    parquet = _finished(http, dataset_id, {"format": "parquet", "split": split})
+    assert parquet["files"][0]["columns"] == {
+        "messages": "list<item: struct<role: string, content: string>>"
+    }
+    got = _parquet_rows(parquet)
+    chat = _finished(http, dataset_id, {"format": "openai-chat", "split": split})
+    as_jsonl = {f["split"]: [r["messages"] for r in _lines(f["url"])] for f in chat["files"]}
+    assert got == as_jsonl  # the same rows on the same side, in the same order
+    assert _sorted_json(got["train"] + got["validation"]) == _sorted_json(
+        [c["messages"] for c in plain]
+    )
+    fifth = next(m for m in got["train"] + got["validation"] if "5 plus 5" in m[1]["content"])
+    assert fifth[2]["content"] == ANSWERS[5]  # escapes and non-ASCII intact
+
+    many = [  # more rows than one export batch, the one with a tool call last
+        {
+            "messages": [
+                {"role": "user", "content": f"Say {i}"},
+                {"role": "assistant", "content": f"{i}."},
+            ]
+        }
+        for i in range(10_000)
+    ] + [CHATS[18]]
+    dataset_id = _upload(server, key, tmp_path / "many.jsonl", many)
+    export = _finished(http, dataset_id, {"format": "parquet"})
+    assert (export["rows_written"], export["files"][0]["rows"]) == (10_001, 10_001)
+    assert "tool_calls" in export["files"][0]["columns"]["messages"]
+    rows = _parquet_rows(export)["train"]
+    assert len(rows) == 10_001
+    assert [{k: v for k, v in m.items() if v is not None} for m in rows[9_999]] == many[9_999][
+        "messages"
+    ]
+    assert rows[-1][1]["tool_calls"][0]["function"]["name"] == "weather"
+
+
 def test_generation_formats_and_downloads(
     server: LiveServer, key: dict[str, str], tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ import hashlib
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +229,34 @@ def converted(
             yield batch
 
 
+class NotPlain(Exception):
+    """A snapshot batch holds a row that is not a plain chat row."""
+
+
+def plain_tables(path: Path) -> Iterator[tuple[int, pa.Table]]:
+    """The version as Parquet tables of plain chat rows (`export_fast.plain_messages`), each
+    with the position of its first row; raises NotPlain at the first batch that is not."""
+    position = 0
+    for arrow in pq.ParquetFile(path).iter_batches(
+        batch_size=BATCH, columns=export_fast.PLAIN_COLUMNS
+    ):
+        table = export_fast.plain_messages(arrow)
+        if table is None:
+            raise NotPlain
+        yield position, table
+        position += len(arrow)
+
+
+def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+    """The items of an iterator, the next one made on another thread while the caller works
+    on this one: Arrow lets go of the GIL, so parsing and writing use both cores."""
+    with ThreadPoolExecutor(1) as other:
+        coming = other.submit(next, items, None)
+        while (item := coming.result()) is not None:
+            coming = other.submit(next, items, None)
+            yield item
+
+
 def write_export(
     hub: Hub, export: Export, stem: str, out_dir: Path, progress: Callable[[int], None]
 ) -> tuple[Written, dict[str, Path]]:
@@ -238,6 +266,52 @@ def write_export(
         key, total = version.blob_key, version.row_count
     split = parse_split(export.split)
     to_validation = split.mask(total) if split else None
+    names = ["train", "validation"] if split else [None]
+    files = {n: out_dir / filename(stem, export.format, n) for n in names}
+    with versions.local_copy(hub, key) as path:
+        written = None
+        if export.format == "parquet" and total:
+            written = _write_plain(path, files, to_validation, progress)
+        if written is None:
+            written = _write_records(path, export.format, files, to_validation, progress)
+    return written, {p.name: p for p in files.values()}
+
+
+def _write_plain(
+    path: Path,
+    files: dict[str | None, Path],
+    to_validation: np.ndarray | None,
+    progress: Callable[[int], None],
+) -> Written | None:
+    """A Parquet export in one pass when every row is a plain chat row, whose layout is then
+    known without a scan; None at the first batch that is not (its files are rewritten)."""
+    layout = Layout({"messages": export_fast.PLAIN_TYPE})
+    writers = {n: ParquetWriter(p, layout) for n, p in files.items()}
+    try:
+        for start, table in _read_ahead(plain_tables(path)):
+            if to_validation is None:
+                writers[None].write_table(table)
+            else:
+                picked = to_validation[start : start + table.num_rows]
+                writers["validation"].write_table(table.filter(pa.array(picked)))
+                writers["train"].write_table(table.filter(pa.array(~picked)))
+            progress(start + table.num_rows)
+    except NotPlain:
+        return None
+    finally:
+        for w in writers.values():
+            w.close()
+    return _written(files, writers, layout, 0, [])
+
+
+def _write_records(
+    path: Path,
+    file_format: str,
+    files: dict[str | None, Path],
+    to_validation: np.ndarray | None,
+    progress: Callable[[int], None],
+) -> Written:
+    """Any export, record batch by record batch; CSV and Parquet scan the version first."""
     skipped: list[dict[str, Any]] = []
     count = {"skipped": 0}
 
@@ -248,43 +322,40 @@ def write_export(
                 {"line": row.get("source_line"), "datapoint_id": row["id"], "reason": why}
             )
 
-    with versions.local_copy(hub, key) as path:
-        layout = None
-        if export.format in TABULAR:
-            layout = Layout.scan(
-                [r for _, r in b] for b in converted(path, export.format, lambda *_: None)
-            )
-        names = ["train", "validation"] if split else [None]
-        paths = {
-            filename(stem, export.format, n): out_dir / filename(stem, export.format, n)
-            for n in names
-        }
-        writers = {
-            n: _writer(export.format, p, layout) for n, p in zip(names, paths.values(), strict=True)
-        }
-        done = 0
-        try:
-            for batch in converted(path, export.format, on_skip):
-                if to_validation is None:
-                    writers[None].write([r for _, r in batch])
-                else:
-                    writers["validation"].write([r for i, r in batch if to_validation[i]])
-                    writers["train"].write([r for i, r in batch if not to_validation[i]])
-                done = batch[-1][0] + 1
-                progress(done)
-        finally:
-            for w in writers.values():
-                w.close()
+    layout = None
+    if file_format in TABULAR:
+        layout = Layout.scan([r for _, r in b] for b in converted(path, file_format))
+    writers = {n: _writer(file_format, p, layout) for n, p in files.items()}
+    try:
+        for batch in converted(path, file_format, on_skip):
+            if to_validation is None:
+                writers[None].write([r for _, r in batch])
+            else:
+                writers["validation"].write([r for i, r in batch if to_validation[i]])
+                writers["train"].write([r for i, r in batch if not to_validation[i]])
+            progress(batch[-1][0] + 1)
+    finally:
+        for w in writers.values():
+            w.close()
+    return _written(files, writers, layout, count["skipped"], skipped)
+
+
+def _written(
+    files: dict[str | None, Path],
+    writers: Mapping[str | None, FileWriter],
+    layout: Layout | None,
+    skips: int,
+    skipped: list[dict[str, Any]],
+) -> Written:
     columns = (
         {k: str(t or "string (JSON text)") for k, t in layout.types.items()} if layout else None
     )
-    files = [
-        {"name": name, "split": n or "train", "rows": writers[n].rows, "bytes": p.stat().st_size}
+    described = [
+        {"name": p.name, "split": n or "train", "rows": writers[n].rows, "bytes": p.stat().st_size}
         | ({"columns": columns} if columns else {})
-        for (name, p), n in zip(paths.items(), names, strict=True)
+        for n, p in files.items()
     ]
-    written = sum(w.rows for w in writers.values())
-    return Written(files, written, count["skipped"], skipped), paths
+    return Written(described, sum(w.rows for w in writers.values()), skips, skipped)
 
 
 def _digests(path: Path) -> tuple[str, str]:

@@ -210,5 +210,10 @@ class ParquetWriter:
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self._schema))
         self.rows += len(records)
 
+    def write_table(self, table: pa.Table) -> None:
+        """Rows already in the layout's schema."""
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
     def close(self) -> None:
         self._writer.close()
