@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gristmill.hub import Hub
+from gristmill.jobs import queue, worker
 from gristmill.jobs.kinds import register_all
 from gristmill.jobs.worker import Worker
 from gristmill.services.accounts import Principal, issue_key
@@ -273,3 +275,34 @@ def test_sigkilled_evaluation_is_retried_without_duplicate_flags(hub: Hub, tmp_p
     assert sorted(line for check, line in flags if check == "exact_duplicate") == sorted(REPEATS)
     assert len(flags) == len(set(flags)) == sum(c["flagged"] for c in final.report["checks"])
     assert job is not None and job.status == "succeeded" and job.attempts == 2
+
+
+def test_a_job_queued_here_wakes_this_process_worker(backend: Backend, tmp_path: Path) -> None:
+    """A worker idle for a 60 s poll starts a job queued in its own process at once: the
+    commit that queued it wakes the worker (a job queued by a transaction that rolled back
+    does not)."""
+    hub = open_hub(backend, tmp_path, {"GRISTMILL_JOB_POLL_INTERVAL_SECONDS": "60"})
+    ran: list[dict[str, object]] = []
+    worker.register("test_wake", lambda ctx: ran.append(ctx.job.params) or {"ok": True})
+    stop = threading.Event()
+    idle = threading.Thread(target=Worker(hub).run_forever, args=(stop,), daemon=True)
+    try:
+        idle.start()
+        time.sleep(0.5)  # the worker has found nothing and waits out its poll
+        with contextlib.suppress(RuntimeError), hub.db.session() as s:
+            s.add(queue.new_job(hub, account_id="acct_none", kind="test_wake", params={"n": 0}))
+            s.flush()
+            raise RuntimeError("rolled back: no job")
+        job = queue.enqueue(hub, account_id="acct_none", kind="test_wake", params={"n": 1})
+
+        def succeeded() -> bool:
+            with hub.db.session() as s:
+                return s.get_one(Job, job.id).status == "succeeded"
+
+        wait_until(succeeded, timeout=10, what="the woken worker to run the job")
+        assert ran == [{"n": 1}]
+    finally:
+        worker.request_stop(stop)
+        idle.join(timeout=5)
+        worker.HANDLERS.pop("test_wake", None)
+        hub.close()

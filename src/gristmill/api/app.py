@@ -26,7 +26,7 @@ from gristmill.api.flavors.scale_gp import routes as scale_gp_routes
 from gristmill.api.flavors.tensorzero import routes as tensorzero_routes
 from gristmill.hub import Hub
 from gristmill.jobs.kinds import register_all
-from gristmill.jobs.worker import start_embedded
+from gristmill.jobs.worker import request_stop, start_embedded
 from gristmill.services.files import presigned
 from gristmill.services.files import uploads as upload_service
 from gristmill.settings import Settings
@@ -68,7 +68,7 @@ def create_app(hub: Hub) -> FastAPI:
             register_all()
             start_embedded(hub, stop)
         yield
-        stop.set()
+        request_stop(stop)
 
     app = FastAPI(
         title="Gristmill",

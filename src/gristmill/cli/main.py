@@ -115,14 +115,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import threading
 
     from gristmill.jobs.kinds import register_all
-    from gristmill.jobs.worker import Worker
+    from gristmill.jobs.worker import Worker, request_stop
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     hub = Hub.open(_settings(args))
     register_all()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: request_stop(stop))
     worker = Worker(hub, name=args.name)
     print(f"gristmill worker {worker.owner} polling for jobs", flush=True)
     worker.run_forever(stop)

@@ -3,15 +3,20 @@
 Claiming is a conditional UPDATE on the candidate row, so two workers can never both win;
 on PostgreSQL the candidate is found with FOR UPDATE SKIP LOCKED so workers do not queue up
 behind each other's locks.
+
+A worker in the process that queued a job is woken as soon as the job's transaction commits
+(`QUEUED`), instead of at its next poll; workers elsewhere find it when they poll.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, UOWTransaction
 
 from gristmill.hub import Hub
 from gristmill.ids import prefixed
@@ -47,6 +52,26 @@ def enqueue(
         assert existing is not None
         return existing
     return job
+
+
+QUEUED = threading.Event()  # set when a transaction that added a job has committed
+
+
+@event.listens_for(Session, "after_flush")
+def _note_new_jobs(session: Session, _flush: UOWTransaction) -> None:
+    if any(isinstance(o, Job) for o in session.new):
+        session.info["queued_jobs"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_workers(session: Session) -> None:
+    if session.info.pop("queued_jobs", False):
+        QUEUED.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_new_jobs(session: Session) -> None:
+    session.info.pop("queued_jobs", None)
 
 
 def new_job(hub: Hub, *, account_id: str, kind: str, params: dict[str, Any]) -> Job:

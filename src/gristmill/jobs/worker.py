@@ -91,8 +91,8 @@ class Worker:
             except Exception:  # a store hiccup must not kill the worker loop
                 log.exception("worker loop error")
                 ran = False
-            if not ran:
-                stop.wait(self.hub.settings.job_poll_interval_seconds)
+            if not ran and queue.QUEUED.wait(self.hub.settings.job_poll_interval_seconds):
+                queue.QUEUED.clear()
 
     def run_once(self) -> bool:
         job = queue.claim(self.hub, self.owner, kinds=list(HANDLERS))
@@ -141,6 +141,12 @@ class Worker:
                     return
             except Exception:
                 log.exception("heartbeat failed for job %s", ctx.job.id)
+
+
+def request_stop(stop: threading.Event) -> None:
+    """End the workers waiting on `stop`, idle ones at once (not at their next poll)."""
+    stop.set()
+    queue.QUEUED.set()
 
 
 def start_embedded(hub: Hub, stop: threading.Event) -> threading.Thread:
