@@ -16,7 +16,7 @@ It starts a real server (SQLite + local blobs), uploads generated OpenAI chat ro
 3. loads the dataset with `datasets.load_dataset("<account>/<name>")` through the Hub door
    (`HF_ENDPOINT`), against `load_dataset("parquet", data_files=...)` of the same Parquet
    file from local disk, each in a fresh process with an empty cache, three alternating runs
-   of each (goal: the medians within 1.5x).
+   of each after one process has imported `datasets` (goal: the medians within 1.5x).
 
 Not part of the test suite.
 """
@@ -146,6 +146,9 @@ def main() -> None:
             local = work / "local.parquet"
             local.write_bytes(httpx.get(parquet_url, timeout=600).content)
             hub_env = {"HF_ENDPOINT": f"{server.base_url}/hf", "HF_TOKEN": server.admin_key}
+            # the first process to import `datasets` reads its modules from a cold page
+            # cache (seconds on a slow disk): warm it, or the first side measured pays for both
+            subprocess.run([sys.executable, "-c", "import datasets"], check=True)
             # alternating runs, each in a fresh process: one load varies by a few tenths
             hub_walls, disk_walls = [], []
             for _ in range(LOAD_RUNS):
