@@ -14,10 +14,12 @@ from typing import Any
 
 import adaption
 import httpx
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from gristmill.ingest.openai_checks import check_messages
+from gristmill.services.datasets import export_fast
 from tests.support import Backend, LiveServer, native_client, start_server
 
 LINK_SECONDS = 6
@@ -411,3 +413,28 @@ def test_cli_export(server: LiveServer, key: dict[str, str], tmp_path: Path) -> 
         "export", "ds_missing", "--format", "jsonl", "-o", str(out), *flags, check=False
     )
     assert bad.returncode != 0 and bad.stderr == "error: 404: Dataset ds_missing not found.\n"
+
+
+def test_a_long_row_keeps_its_batch_on_the_one_pass_way() -> None:
+    """Arrow's JSON reader refuses a line longer than two of its blocks; a 3 MB answer among
+    small rows must not send the batch (and so the whole export) the per-row way."""
+    answers = ["x" * 3_000_000, *[f"answer {i}" for i in range(2_000)]]
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "kind": ["chat"] * len(answers),
+            "input": [
+                json.dumps({"messages": [{"role": "user", "content": "q"}]}, separators=(",", ":"))
+            ]
+            * len(answers),
+            "output": [
+                json.dumps([{"role": "assistant", "content": a}], separators=(",", ":"))
+                for a in answers
+            ],
+            "extra": pa.nulls(len(answers), pa.string()),
+            "tool_params": pa.nulls(len(answers), pa.string()),
+            "output_schema": pa.nulls(len(answers), pa.string()),
+        }
+    )
+    table = export_fast.plain_messages(batch)
+    assert table is not None and table.num_rows == len(answers)
+    assert [m[1]["content"] for m in table.column("messages").to_pylist()] == answers

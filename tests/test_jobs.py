@@ -279,8 +279,8 @@ def test_sigkilled_evaluation_is_retried_without_duplicate_flags(hub: Hub, tmp_p
 
 def test_a_job_queued_here_wakes_this_process_worker(backend: Backend, tmp_path: Path) -> None:
     """A worker idle for a 60 s poll starts a job queued in its own process at once: the
-    commit that queued it wakes the worker (a job queued by a transaction that rolled back
-    does not)."""
+    commit that queued it wakes the worker, also from a savepoint (not when the savepoint is
+    released, but when the transaction commits); a transaction that rolled back wakes nobody."""
     hub = open_hub(backend, tmp_path, {"GRISTMILL_JOB_POLL_INTERVAL_SECONDS": "60"})
     ran: list[dict[str, object]] = []
     worker.register("test_wake", lambda ctx: ran.append(ctx.job.params) or {"ok": True})
@@ -293,14 +293,20 @@ def test_a_job_queued_here_wakes_this_process_worker(backend: Backend, tmp_path:
             s.add(queue.new_job(hub, account_id="acct_none", kind="test_wake", params={"n": 0}))
             s.flush()
             raise RuntimeError("rolled back: no job")
-        job = queue.enqueue(hub, account_id="acct_none", kind="test_wake", params={"n": 1})
+        assert not queue.QUEUED.is_set()
+        with hub.db.session() as s:
+            with s.begin_nested():
+                s.add(queue.new_job(hub, account_id="acct_none", kind="test_wake", params={"n": 1}))
+            assert not queue.QUEUED.is_set()  # a savepoint's release is not the commit
+        wait_until(lambda: ran, timeout=10, what="the commit to wake the worker")
+        job = queue.enqueue(hub, account_id="acct_none", kind="test_wake", params={"n": 2})
 
         def succeeded() -> bool:
             with hub.db.session() as s:
                 return s.get_one(Job, job.id).status == "succeeded"
 
         wait_until(succeeded, timeout=10, what="the woken worker to run the job")
-        assert ran == [{"n": 1}]
+        assert sorted(p["n"] for p in ran) == [1, 2]  # type: ignore[type-var]
     finally:
         worker.request_stop(stop)
         idle.join(timeout=5)

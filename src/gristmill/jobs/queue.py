@@ -65,13 +65,15 @@ def _note_new_jobs(session: Session, _flush: UOWTransaction) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _wake_workers(session: Session) -> None:
-    if session.info.pop("queued_jobs", False):
+    # a released savepoint fires this too: wake only when the whole transaction is in
+    if not session.in_nested_transaction() and session.info.pop("queued_jobs", False):
         QUEUED.set()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_new_jobs(session: Session) -> None:
-    session.info.pop("queued_jobs", None)
+    if not session.in_nested_transaction():  # not a savepoint's: the jobs are gone
+        session.info.pop("queued_jobs", None)
 
 
 def new_job(hub: Hub, *, account_id: str, kind: str, params: dict[str, Any]) -> Job:

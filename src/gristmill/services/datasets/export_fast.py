@@ -52,7 +52,9 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     """A batch that is all plain chat rows as its Parquet table (one `messages` column of
     `PLAIN_TYPE`), parsed from the rows' joined JSON lines by Arrow on all cores; None unless
     every row is a chat row whose messages hold `role` and string `content` and nothing else
-    (Arrow's reader refuses the rest: another field, a number, a list of parts)."""
+    (Arrow's reader refuses the rest: another field, a number, a list of parts). The column is
+    always `PLAIN_TYPE`, even where the per-row way would infer a narrower struct from the
+    whole version (messages that never have a role, or that list `content` before `role`)."""
     if not len(batch) or not _plain_rows(batch, strict=False).all():
         return None
     lines = _joined_lines(batch)
@@ -64,7 +66,7 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     try:
         table = pa_json.read_json(
             cast(IO[bytes], pa.BufferReader(data)),
-            read_options=pa_json.ReadOptions(block_size=max(PARSE_BLOCK, size // 8 + 1)),
+            read_options=pa_json.ReadOptions(block_size=_block_size(lines, size)),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=PLAIN_SCHEMA, unexpected_field_behavior="error"
             ),
@@ -72,6 +74,13 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return table if table.num_rows == len(batch) else None
+
+
+def _block_size(lines: pa.BinaryArray, size: int) -> int:
+    """Bytes per parse task: a batch in several, yet a line within two blocks (Arrow's
+    reader refuses a longer one, which would send a whole export the slow way)."""
+    longest: int = pc.max(pc.binary_length(lines)).as_py()
+    return max(PARSE_BLOCK, size // 8 + 1, 2 * longest + 1)
 
 
 def _plain_rows(batch: pa.RecordBatch, *, strict: bool) -> np.ndarray:

@@ -268,12 +268,19 @@ def write_export(
     to_validation = split.mask(total) if split else None
     names = ["train", "validation"] if split else [None]
     files = {n: out_dir / filename(stem, export.format, n) for n in names}
+    reported = [0]
+
+    def forward(done: int) -> None:  # a fallback starts over: progress never goes back
+        if done > reported[0]:
+            reported[0] = done
+            progress(done)
+
     with versions.local_copy(hub, key) as path:
         written = None
         if export.format == "parquet" and total:
-            written = _write_plain(path, files, to_validation, progress)
+            written = _write_plain(path, files, to_validation, forward)
         if written is None:
-            written = _write_records(path, export.format, files, to_validation, progress)
+            written = _write_records(path, export.format, files, to_validation, forward)
     return written, {p.name: p for p in files.values()}
 
 
