@@ -177,6 +177,7 @@ class Datapoint(Base):
     __table_args__ = (
         Index("ix_datapoints_dataset", "dataset_id", "staled_at", "id"),
         Index("ix_datapoints_job", "dataset_id", "job_id"),
+        Index("ix_datapoints_dataset_updated", "dataset_id", "updated_at"),
         # a log's row in a gateway dataset: re-syncing on feedback looks it up per dataset
         Index("ix_datapoints_dataset_inference", "dataset_id", "source_inference_id"),
     )
