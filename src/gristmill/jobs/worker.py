@@ -84,6 +84,8 @@ class Worker:
         self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{prefixed('', 6)}"
 
     def run_forever(self, stop: threading.Event) -> None:
+        """Run jobs until `stop` is set; stop it with `request_stop`, which also ends an idle
+        wait (the loop waits on `queue.QUEUED`, not on `stop`)."""
         log.info("worker %s started", self.owner)
         while not stop.is_set():
             try:

@@ -58,7 +58,8 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     if not len(batch) or not _plain_rows(batch, strict=False).all():
         return None
     lines = _joined_lines(batch)
-    size = pc.sum(pc.binary_length(lines)).as_py()
+    lengths = pc.binary_length(lines)
+    size: int = pc.sum(lengths).as_py()
     text = lines.buffers()[2]
     if text is None:  # every line is empty: nothing of the plain shape
         return None
@@ -66,7 +67,7 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     try:
         table = pa_json.read_json(
             cast(IO[bytes], pa.BufferReader(data)),
-            read_options=pa_json.ReadOptions(block_size=_block_size(lines, size)),
+            read_options=pa_json.ReadOptions(block_size=_block_size(lengths, size)),
             parse_options=pa_json.ParseOptions(
                 explicit_schema=PLAIN_SCHEMA, unexpected_field_behavior="error"
             ),
@@ -76,10 +77,11 @@ def plain_messages(batch: pa.RecordBatch) -> pa.Table | None:
     return table if table.num_rows == len(batch) else None
 
 
-def _block_size(lines: pa.BinaryArray, size: int) -> int:
-    """Bytes per parse task: a batch in several, yet a line within two blocks (Arrow's
-    reader refuses a longer one, which would send a whole export the slow way)."""
-    longest: int = pc.max(pc.binary_length(lines)).as_py()
+def _block_size(lengths: pa.Int32Array, size: int) -> int:
+    """Bytes per parse task for lines of these lengths (`size` in all): a batch in several,
+    yet a line within two blocks (Arrow's reader refuses a longer one, which would send a
+    whole export the slow way)."""
+    longest: int = pc.max(lengths).as_py()
     return max(PARSE_BLOCK, size // 8 + 1, 2 * longest + 1)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -60,6 +60,7 @@ EXPORTED_COLUMNS = [c for c in versions.SCHEMA.names if c != "created_at"]
 KEPT_SKIPS = 1000
 DIGEST_CHUNK = 4 << 20
 PROGRESS_SECONDS = 0.5
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def plain_tables(path: Path) -> Iterator[tuple[int, pa.Table]]:
         position += len(arrow)
 
 
-def _read_ahead(items: Iterator[Any]) -> Iterator[Any]:
+def _read_ahead(items: Iterator[T]) -> Iterator[T]:
     """The items of an iterator, the next one made on another thread while the caller works
     on this one: Arrow lets go of the GIL, so parsing and writing use both cores."""
     with ThreadPoolExecutor(1) as other:
