@@ -136,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             if i == 0 and body.get("model") == "stub-held":
                 # the rest waits until the test has seen this first piece come through
                 self.server.held.set()
-                self.server.release.wait(30)
+                self.server.released_in_time = self.server.release.wait(30)
         self._event({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         if (body.get("stream_options") or {}).get("include_usage"):
             self._event(
@@ -184,7 +184,8 @@ class StubServer(LocalServer):
         self.delay = delay
         self.received: list[dict[str, Any]] = []
         self.held = threading.Event()  # a `stub-held` stream sent its first piece and waits
-        # ... for `release`
+        # ... for `release`; whether the release came before the stub gave up waiting:
+        self.released_in_time = False
 
 
 def gateway_env(stub: StubServer, timeout: float = 1.0) -> dict[str, str]:

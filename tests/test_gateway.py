@@ -148,6 +148,7 @@ def test_stream_chunks_arrive_as_they_are_sent(live: LiveServer, stub: StubServe
     c = Caller(live)
     stub.held.clear()
     stub.release.clear()
+    stub.released_in_time = False
     pieces = []
     try:
         for chunk in c.openai.chat.completions.create(
@@ -156,12 +157,14 @@ def test_stream_chunks_arrive_as_they_are_sent(live: LiveServer, stub: StubServe
             piece = chunk.choices[0].delta.content if chunk.choices else None
             if piece:
                 if not pieces:
-                    assert stub.held.is_set() and not stub.release.is_set()
+                    # the stub sets `held` just after its flush, so the piece can be here first
+                    assert stub.held.wait(5) and not stub.release.is_set()
                     stub.release.set()
                 pieces.append(piece)
     finally:
         stub.release.set()
     assert "".join(pieces) == "echo: one two three" and len(pieces) == 4
+    assert stub.released_in_time  # the piece came through while the upstream still held the rest
 
 
 def test_slow_upstream_is_a_504_and_a_failed_log(live: LiveServer) -> None:
