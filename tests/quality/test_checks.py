@@ -151,3 +151,36 @@ def test_language_mismatch_skips_code_answers_by_their_line_ends() -> None:
     out = LanguageMismatch().check(texts)
     assert [f.line for f in out.flags] == [3]
     assert out.rows_checked == 1
+
+
+def test_language_mismatch_reads_the_user_turn_not_the_system_prompt() -> None:
+    """A long English system prompt before a French question answered in French is no
+    mismatch; the same question answered in English is one, whatever the system prompt."""
+    from gristmill.pipeline.checks.language import LanguageMismatch
+    from gristmill.pipeline.text import TextBatch, row_text
+
+    system = (
+        "You are the support assistant of an online bookshop. Answer politely and briefly, "
+        "never promise a refund that the policy does not allow, and always give the order "
+        "number back to the customer so that they can check it against their own records."
+    )
+    question = (
+        "Bonjour, ma commande de trois livres n'est toujours pas arrivée alors que le suivi "
+        "indique qu'elle a été livrée mardi dernier. Que dois-je faire maintenant ?"
+    )
+    answers = [
+        "Je suis désolé pour ce retard. Pouvez-vous me donner le numéro de votre commande ? "
+        "Je vais demander au transporteur une enquête et vous tenir au courant demain.",
+        "I am sorry about the delay. Could you give me the number of your order? I will ask "
+        "the carrier to look into it and let you know what they found tomorrow.",
+    ]
+    given = {
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    }
+    rows = [row_text("chat", given, [{"role": "assistant", "content": a}]) for a in answers]
+    texts = TextBatch(
+        ids=["a", "b"], lines=[1, 2], kinds=["chat"] * 2, rows=rows, outputs=[None] * 2
+    )
+    out = LanguageMismatch().check(texts)
+    assert [(f.line, f.detail) for f in out.flags] == [(2, "prompt in fr, response in en")]
+    assert out.rows_checked == 2

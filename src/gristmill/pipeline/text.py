@@ -58,6 +58,15 @@ def _has_tool_calls(messages: Any) -> bool:
     return False
 
 
+def _last_user_text(messages: Any) -> str | None:
+    """The text of the last user message (None: there is none to tell from the prompt)."""
+    if isinstance(messages, list):
+        for m in reversed(messages):
+            if isinstance(m, dict) and m.get("role") == "user":
+                return content_text(m.get("content"))
+    return None
+
+
 def _count(messages: Any) -> int:
     return len(messages) if isinstance(messages, list) else 0
 
@@ -73,20 +82,27 @@ def _json_text(value: Any) -> str:
 @dataclass(frozen=True)
 class RowText:
     """`response_field` names what was read as the response (None: the row has none, as a
-    reranking row); `tool_call` marks a response that is a tool call, never "empty"."""
+    reranking row); `tool_call` marks a response that is a tool call, never "empty";
+    `question` is the user turn the response answers (None: the whole prompt is), for the
+    checks that must not read a system prompt as the user's words."""
 
     prompt: str
     response: str
     response_field: str | None
     tool_call: bool = False
     turns: int = 0  # messages in a conversation (0: the row is not one)
+    question: str | None = None
+
+    @property
+    def asked(self) -> str:
+        return self.prompt if self.question is None else self.question
 
 
 def row_text(kind: str, given: Any, output: Any) -> RowText:
     """A row with no output at all (an input-only datapoint) has no response to judge."""
     text = _row_text(kind, given, output)
     if output is None and text.response_field is not None:
-        return RowText(text.prompt, "", None, turns=text.turns)
+        return RowText(text.prompt, "", None, turns=text.turns, question=text.question)
     return text
 
 
@@ -103,6 +119,7 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
             "assistant message",
             _has_tool_calls(output),
             _count(messages) + (_count(output) if isinstance(output, list) else output is not None),
+            _last_user_text(messages),
         )
     if kind == "generation":
         prompt = given.get("prompt")
@@ -120,6 +137,7 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
             "preferred_output",
             _has_tool_calls(chosen),
             _count(given.get("messages")) + _count(chosen),
+            _last_user_text(given.get("messages")),
         )
     if kind == "reranking_questions":
         return RowText(_json_text(given.get("question")), _json_text(given.get("chunk")), None)
@@ -155,6 +173,10 @@ class TextBatch:
     @property
     def prompts(self) -> list[str]:
         return [r.prompt for r in self.rows]
+
+    @property
+    def questions(self) -> list[str]:
+        return [r.asked for r in self.rows]
 
     @property
     def responses(self) -> list[str]:

@@ -6,14 +6,18 @@ tell), either side identified with less than `MIN_CONFIDENCE`, prompts that ask 
 translation (a response in another language is then the point), and responses that open
 with code.
 
+The prompt side is the user turn the response answers (the last user message of a
+conversation), not a system prompt, which is often in English whatever language the user
+writes in; a prompt that asks for a translation is looked for in the whole prompt.
 Each side is judged on a sample: its first `SAMPLE_CHARS` characters, white space collapsed.
 The rows to skip are found batch-wise in Arrow (RE2). The model costs
-about 20 µs a sample, so it is not asked about a pair that is plainly English on both sides:
-each sample holds at least `ENGLISH_MIN_HITS` of `ENGLISH_WORDS` (function words that no other
+about 20 µs a sample, so it is not asked about a side that is plainly English: a sample
+that holds at least `ENGLISH_MIN_HITS` of `ENGLISH_WORDS` (function words that no other
 language on fastText's list spells the same way), none of `FOREIGN_WORDS` (other languages'
-function words) and no letter outside the Latin script.
-fastText answers "en" and "en" on such pairs, which is no mismatch; every other pair is
-identified by the model, each distinct sample once per batch.
+function words) and no letter outside the Latin script. fastText labels such samples
+English or cannot tell (tested on real text), so such a side is taken as English: a pair
+plainly English on both sides costs no call, and of any other pair only the sides that
+are not plainly English are given to the model, each distinct sample once per batch.
 """
 
 from __future__ import annotations
@@ -83,12 +87,6 @@ def _enough_letters(line: str) -> bool:
     return sum(map(str.isalpha, line)) >= MIN_CHARS
 
 
-def identify(text: str) -> tuple[str, float] | None:
-    """(language code, confidence) of one text, or None when it is too short to tell."""
-    line = _sample(text)
-    return _predict(line) if _enough_letters(line) else None
-
-
 class _Side:
     """One side (prompts or responses) of a batch: its samples, which of them hold enough
     letters to judge, and which are plainly English."""
@@ -121,25 +119,31 @@ class LanguageMismatch(Check):
         out = CheckOutput()
         if not len(texts):
             return out
-        prompts, responses = texts.prompts, texts.responses
-        asked, answered = _Side(prompts), _Side(responses)
+        questions, responses = texts.questions, texts.responses
+        asked, answered = _Side(questions), _Side(responses)
         has_response = np.array([r.response_field is not None for r in texts.rows], dtype=bool)
-        translation = matching_mask(prompts, _TRANSLATION, ignore_case=True)
+        translation = matching_mask(texts.prompts, _TRANSLATION, ignore_case=True)
         # code is looked for in the response as written: its lines end in `{` or `;`
         code = matching_mask([r[:SAMPLE_CHARS] for r in responses], _CODE)
         judged = has_response & ~translation & ~code & asked.judged & answered.judged
         out.rows_checked = int(judged.sum())
         seen: dict[str, tuple[str, float]] = {}  # a sample repeated in the batch: one call
 
-        def identified(sample: str) -> tuple[str, float]:
+        def language(side: _Side, i: int) -> tuple[str, float]:
+            if side.plainly_english[i]:
+                return "en", 1.0
+            sample = side.lines[i]
             if sample not in seen:
                 seen[sample] = _predict(sample)
             return seen[sample]
 
         english = asked.plainly_english & answered.plainly_english
         for i in np.flatnonzero(judged & ~english).tolist():
-            a, b = identified(asked.lines[i]), identified(answered.lines[i])
-            if min(a[1], b[1]) < MIN_CONFIDENCE or a[0] == b[0]:
+            a = language(asked, i)
+            if a[1] < MIN_CONFIDENCE:
+                continue
+            b = language(answered, i)
+            if b[1] < MIN_CONFIDENCE or a[0] == b[0]:
                 continue
             out.flags.append(Flag.of_row(texts, i, f"prompt in {a[0]}, response in {b[0]}"))
             out.kinds[f"{a[0]}→{b[0]}"] += 1

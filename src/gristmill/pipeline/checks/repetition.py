@@ -49,6 +49,11 @@ def repetition(text: str) -> tuple[str, float, float] | None:
             return "duplicate-line fraction", dup_lines / len(lines), DUP_LINE_FRACTION
     if len(set(words)) / len(words) > DISTINCT_SKIP:
         return None
+    # a repeated n-gram starts with a repeated shortest n-gram: with none, every measure is 0
+    shortest = min(n for n, _ in DUP_NGRAM)
+    grams = list(zip(*(words[k:] for k in range(shortest)), strict=False))
+    if len(set(grams)) == len(grams):
+        return None
     chars = sum(len(w) for w in words) + len(words) - 1
     for n, limit in DUP_NGRAM:
         value = _dup_ngram_fraction(words, n, chars)
