@@ -184,3 +184,54 @@ def test_language_mismatch_reads_the_user_turn_not_the_system_prompt() -> None:
     out = LanguageMismatch().check(texts)
     assert [(f.line, f.detail) for f in out.flags] == [(2, "prompt in fr, response in en")]
     assert out.rows_checked == 2
+
+
+def test_language_mismatch_honours_a_reply_language_and_reads_short_turns_with_earlier_ones() -> (
+    None
+):
+    """A system prompt that sets the reply language makes a French answer to an English
+    question honest; a short last turn ("Ok merci beaucoup !") is read with the user's
+    earlier turns, so an English answer to a French conversation is still caught."""
+    from gristmill.pipeline.checks.language import LanguageMismatch
+    from gristmill.pipeline.text import TextBatch, row_text
+
+    french_answer = (
+        "Le délai de livraison habituel est de trois à cinq jours ouvrés. Vous recevrez un "
+        "courriel avec le numéro de suivi dès que le colis quittera notre entrepôt."
+    )
+    english_answer = (
+        "You are welcome. If anything else comes up with your order, just write to us and "
+        "we will look into it for you straight away."
+    )
+    set_language = {
+        "messages": [
+            {
+                "role": "system",
+                "content": "Tu es l'assistant d'une librairie. Réponds toujours en français.",
+            },
+            {
+                "role": "user",
+                "content": "How long does delivery usually take for an order of books?",
+            },
+        ]
+    }
+    short_last_turn = {
+        "messages": [
+            {
+                "role": "user",
+                "content": "Bonjour, combien de temps faut-il pour recevoir ma commande ?",
+            },
+            {"role": "assistant", "content": french_answer},
+            {"role": "user", "content": "Ok merci beaucoup !"},
+        ]
+    }
+    rows = [
+        row_text("chat", set_language, [{"role": "assistant", "content": french_answer}]),
+        row_text("chat", short_last_turn, [{"role": "assistant", "content": english_answer}]),
+    ]
+    texts = TextBatch(
+        ids=["a", "b"], lines=[1, 2], kinds=["chat"] * 2, rows=rows, outputs=[None] * 2
+    )
+    out = LanguageMismatch().check(texts)
+    assert [(f.line, f.detail) for f in out.flags] == [(2, "prompt in fr, response in en")]
+    assert out.rows_checked == 1  # the row whose prompt names its reply language is skipped

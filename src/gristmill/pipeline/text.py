@@ -58,13 +58,34 @@ def _has_tool_calls(messages: Any) -> bool:
     return False
 
 
+QUESTION_MIN_LETTERS = 25  # a user turn shorter than this is read with the turns before it
+_ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
+
+
+def letter_count(text: str) -> int:
+    if text.isascii():  # the common case, counted in C
+        return len(text.encode().translate(None, _ASCII_NON_LETTERS))
+    return sum(map(str.isalpha, text))
+
+
 def _last_user_text(messages: Any) -> str | None:
-    """The text of the last user message (None: there is none to tell from the prompt)."""
-    if isinstance(messages, list):
-        for m in reversed(messages):
-            if isinstance(m, dict) and m.get("role") == "user":
-                return content_text(m.get("content"))
-    return None
+    """The text of the last user message (None: there is none to tell from the prompt).
+
+    A short last turn ("Ok merci beaucoup !") is too short to tell its language, so the
+    user turns before it are prepended until the text holds `QUESTION_MIN_LETTERS`
+    letters; a system prompt never is: it is often in English whatever the user writes."""
+    if not isinstance(messages, list):
+        return None
+    turns: list[str] = []
+    letters = 0
+    for m in reversed(messages):
+        if isinstance(m, dict) and m.get("role") == "user":
+            text = content_text(m.get("content"))
+            turns.append(text)
+            letters += letter_count(text[: 4 * QUESTION_MIN_LETTERS])  # enough to tell
+            if letters >= QUESTION_MIN_LETTERS:
+                break
+    return "\n".join(reversed(turns)) if turns else None
 
 
 def _count(messages: Any) -> int:

