@@ -63,6 +63,12 @@ def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def exact_hashes(texts: TextBatch) -> np.ndarray:
+    """The 64-bit hash of each row's normalised text (both duplicate checks read it)."""
+    norm = texts.derived("normalized", normalized_texts)
+    return np.array([text_hash(t) for t in norm], dtype=np.uint64)
+
+
 def _where(lines: np.ndarray, ids: np.ndarray, j: int) -> str:
     line = int(lines[j])
     return f"line {line}" if line >= 0 else f"datapoint {ids[j].decode()}"
@@ -87,8 +93,7 @@ class ExactDuplicate(DatasetCheck):
     describe = "repeat an earlier row exactly"
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
-        hashes = [text_hash(t) for t in texts.derived("normalized", normalized_texts)]
-        return {**_base_sketch(texts), "exact": np.array(hashes, dtype=np.uint64)}
+        return {**_base_sketch(texts), "exact": texts.derived("exact_hashes", exact_hashes)}
 
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
         ids, lines = sketch["ids"], sketch["lines"]
@@ -174,7 +179,7 @@ class NearDuplicate(DatasetCheck):
         bands = (sig.reshape(-1, BANDS, rows).astype(np.uint64) * _MIX).sum(axis=2, dtype=np.uint64)
         return {
             **_base_sketch(texts),
-            "exact": np.array([text_hash(t) for t in norm], dtype=np.uint64),
+            "exact": texts.derived("exact_hashes", exact_hashes),
             "eligible": counts >= NEAR_MIN_WORDS,
             "sig": sig,
             "bands": bands,
