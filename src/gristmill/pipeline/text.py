@@ -31,61 +31,78 @@ def content_text(content: Any) -> str:
     return ""
 
 
-def _messages_text(messages: Any, roles: tuple[str, ...] | None = None) -> str:
-    if not isinstance(messages, list):
-        return ""
-    texts = []
-    for m in messages:
-        if isinstance(m, dict) and (roles is None or m.get("role") in roles):
-            text = content_text(m.get("content"))
-            if text:
-                texts.append(text)
-    return "\n".join(texts)
+_PROMPT_ROLES = ("user", "system", "developer")
 
 
-def _has_tool_calls(messages: Any) -> bool:
+def _prompt_text(messages: Any) -> tuple[str, str | None]:
+    """The prompt (user, system and developer turns) of a conversation and its question,
+    the user's turn that the response answers (`_question`), in one pass."""
     if not isinstance(messages, list):
-        return False
+        return "", None
+    parts: list[str] = []
+    user_turns: list[str] = []
     for m in messages:
         if isinstance(m, dict):
-            if m.get("tool_calls") or m.get("function_call"):
-                return True
-            content = m.get("content")
-            if isinstance(content, list) and any(
-                isinstance(p, dict) and p.get("type") == "tool_call" for p in content
-            ):
-                return True
-    return False
+            role = m.get("role")
+            if role in _PROMPT_ROLES:
+                text = content_text(m.get("content"))
+                if text:
+                    parts.append(text)
+                if role == "user":
+                    user_turns.append(text)
+    return "\n".join(parts), _question(user_turns)
+
+
+def _response_text(messages: Any) -> tuple[str, bool]:
+    """The assistant turns' text, and whether any turn is a tool call, in one pass."""
+    if not isinstance(messages, list):
+        return "", False
+    texts: list[str] = []
+    tool_call = False
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        if m.get("role") == "assistant":
+            text = content_text(content)
+            if text:
+                texts.append(text)
+        if not tool_call:
+            tool_call = bool(m.get("tool_calls") or m.get("function_call")) or (
+                isinstance(content, list)
+                and any(isinstance(p, dict) and p.get("type") == "tool_call" for p in content)
+            )
+    return "\n".join(texts), tool_call
 
 
 QUESTION_MIN_LETTERS = 25  # a user turn shorter than this is read with the turns before it
 _ASCII_NON_LETTERS = bytes(b for b in range(128) if not chr(b).isalpha())
 
 
-def letter_count(text: str) -> int:
-    if text.isascii():  # the common case, counted in C
-        return len(text.encode().translate(None, _ASCII_NON_LETTERS))
+def letter_count(text: str, enough: int | None = None) -> int:
+    """The letters of `text`. With `enough`, a text whose ASCII letters alone reach it
+    answers their count (at least `enough`) without looking at its other characters."""
+    ascii_letters = len(text.encode("ascii", "ignore").translate(None, _ASCII_NON_LETTERS))
+    if text.isascii() or (enough is not None and ascii_letters >= enough):
+        return ascii_letters  # counted in C: the common case
     return sum(map(str.isalpha, text))
 
 
-def _last_user_text(messages: Any) -> str | None:
-    """The text of the last user message (None: there is none to tell from the prompt).
+def _question(user_turns: list[str]) -> str | None:
+    """The last user turn (None: there is none to tell from the prompt).
 
     A short last turn ("Ok merci beaucoup !") is too short to tell its language, so the
     user turns before it are prepended until the text holds `QUESTION_MIN_LETTERS`
     letters; a system prompt never is: it is often in English whatever the user writes."""
-    if not isinstance(messages, list):
+    if not user_turns:
         return None
-    turns: list[str] = []
     letters = 0
-    for m in reversed(messages):
-        if isinstance(m, dict) and m.get("role") == "user":
-            text = content_text(m.get("content"))
-            turns.append(text)
-            letters += letter_count(text[: 4 * QUESTION_MIN_LETTERS])  # enough to tell
-            if letters >= QUESTION_MIN_LETTERS:
-                break
-    return "\n".join(reversed(turns)) if turns else None
+    for first in range(len(user_turns) - 1, -1, -1):
+        text = user_turns[first]
+        letters += letter_count(text[: 4 * QUESTION_MIN_LETTERS], QUESTION_MIN_LETTERS)
+        if letters >= QUESTION_MIN_LETTERS:
+            break
+    return "\n".join(user_turns[first:])
 
 
 def _count(messages: Any) -> int:
@@ -131,16 +148,17 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
     given = given if isinstance(given, dict) else {}
     if kind == "chat":
         messages = given.get("messages")
-        prompt = _messages_text(messages, ("user", "system", "developer"))
+        prompt, question = _prompt_text(messages)
         if given.get("system") is not None:  # a TensorZero input's own system field
             prompt = "\n".join(t for t in (content_text(given["system"]), prompt) if t)
+        response, tool_call = _response_text(output)
         return RowText(
             prompt,
-            _messages_text(output, ("assistant",)),
+            response,
             "assistant message",
-            _has_tool_calls(output),
+            tool_call,
             _count(messages) + (_count(output) if isinstance(output, list) else output is not None),
-            _last_user_text(messages),
+            question,
         )
     if kind == "generation":
         prompt = given.get("prompt")
@@ -152,13 +170,15 @@ def _row_text(kind: str, given: Any, output: Any) -> RowText:
     if kind == "preference":
         out = output if isinstance(output, dict) else {}
         chosen = out.get("preferred_output")
+        prompt, question = _prompt_text(given.get("messages"))
+        response, tool_call = _response_text(chosen)
         return RowText(
-            _messages_text(given.get("messages"), ("user", "system", "developer")),
-            _messages_text(chosen, ("assistant",)),
+            prompt,
+            response,
             "preferred_output",
-            _has_tool_calls(chosen),
+            tool_call,
             _count(given.get("messages")) + _count(chosen),
-            _last_user_text(given.get("messages")),
+            question,
         )
     if kind == "reranking_questions":
         return RowText(_json_text(given.get("question")), _json_text(given.get("chunk")), None)

@@ -57,6 +57,8 @@ ENGLISH_WORDS = (
 )  # fmt: skip
 ENGLISH_MIN_HITS = 3
 _ENGLISH = r"\b(?:" + "|".join(ENGLISH_WORDS) + r")\b"
+# `ENGLISH_MIN_HITS` of them, in one pass of RE2's automaton (no count of every match)
+_ENGLISH_HITS = "(?s)" + ".*".join([_ENGLISH] * ENGLISH_MIN_HITS)
 _NOT_LATIN = r"[^\P{L}\p{Latin}]"  # a letter of another script
 # Function words of other languages in the Latin script (none of them an English word a text
 # would use): one of them in a sample, and the model is asked, as a sample can mix languages
@@ -91,7 +93,7 @@ def _sample(text: str) -> str:
 
 
 def _enough_letters(line: str) -> bool:
-    return len(line) >= MIN_CHARS and letter_count(line) >= MIN_CHARS
+    return len(line) >= MIN_CHARS and letter_count(line, MIN_CHARS) >= MIN_CHARS
 
 
 class _Side:
@@ -103,11 +105,8 @@ class _Side:
         self.judged = np.array([_enough_letters(line) for line in self.lines], dtype=bool)
         samples = pa.array(self.lines, pa.large_string())
         lowered = pc.utf8_lower(samples)
-        hits = pc.count_substring_regex(lowered, _ENGLISH).to_numpy(zero_copy_only=False)
-        self.plainly_english = (
-            (hits >= ENGLISH_MIN_HITS)
-            & ~matching_mask(lowered, _FOREIGN)
-            & ~matching_mask(samples, _NOT_LATIN)
+        self.plainly_english = matching_mask(lowered, _ENGLISH_HITS) & ~matching_mask(
+            lowered, f"{_FOREIGN}|{_NOT_LATIN}"  # lower case keeps every letter's script
         )
 
 

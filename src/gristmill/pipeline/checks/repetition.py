@@ -21,6 +21,8 @@ MIN_WORDS = 50
 DISTINCT_SKIP = 0.8
 DUP_LINE_FRACTION = 0.3
 DUP_NGRAM = ((5, 0.30), (10, 0.25))
+# every ASCII byte but the white space `str.split` splits on
+_ASCII_NOT_WHITE = bytes(b for b in range(128) if not chr(b).isspace())
 
 
 def _dup_ngram_fraction(words: list[str], n: int, chars: int) -> float:
@@ -39,6 +41,11 @@ def _dup_ngram_fraction(words: list[str], n: int, chars: int) -> float:
 
 def repetition(text: str) -> tuple[str, float, float] | None:
     """(measure, value, limit) of the first Gopher measure the text exceeds, or None."""
+    # a text has at most one word more than white space characters, each of which is an
+    # ASCII white space byte or holds a byte above 127 in UTF-8: counted so in C, a short
+    # text is never split into words
+    if len(text.encode().translate(None, _ASCII_NOT_WHITE)) < MIN_WORDS - 1:
+        return None
     words = text.split()
     if len(words) < MIN_WORDS:
         return None

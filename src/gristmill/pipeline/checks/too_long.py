@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gristmill.pipeline.base import Check, CheckOutput, Flag
 from gristmill.pipeline.text import TextBatch
 from gristmill.pipeline.tokens import ENCODING, count_tokens
@@ -31,24 +33,17 @@ class TooLong(Check):
         out = CheckOutput(rows_checked=len(texts))
         out.stats["tokens"] = sum(counts)
         out.stats["max_tokens"] = max(counts, default=0)
-        for edge in (*TOKEN_BUCKETS, None):
-            label = f"tokens_le_{edge}" if edge else "tokens_gt_max_bucket"
-            out.stats[label] = 0
-        _count_turns(texts, out.stats)
-        for i, n in enumerate(counts):
-            bucket = next((b for b in TOKEN_BUCKETS if n <= b), None)
-            out.stats[f"tokens_le_{bucket}" if bucket else "tokens_gt_max_bucket"] += 1
-            if n > self.max_tokens:
-                detail = f"{n:,} tokens (limit {self.max_tokens:,})"
-                out.flags.append(Flag.of_row(texts, i, detail))
+        out.stats.update(_buckets("tokens", counts, TOKEN_BUCKETS))
+        out.stats.update(_buckets("turns", [r.turns for r in texts.rows if r.turns], TURN_BUCKETS))
+        for i in np.flatnonzero(np.array(counts, dtype=np.int64) > self.max_tokens).tolist():
+            detail = f"{counts[i]:,} tokens (limit {self.max_tokens:,})"
+            out.flags.append(Flag.of_row(texts, i, detail))
         return out
 
 
-def _count_turns(texts: TextBatch, stats: dict[str, int]) -> None:
-    """`turns_le_<edge>` counts of the conversations in the batch (other rows have none)."""
-    for edge in (*TURN_BUCKETS, None):
-        stats[f"turns_le_{edge}" if edge else "turns_gt_max_bucket"] = 0
-    for row in texts.rows:
-        if row.turns:
-            bucket = next((b for b in TURN_BUCKETS if row.turns <= b), None)
-            stats[f"turns_le_{bucket}" if bucket else "turns_gt_max_bucket"] += 1
+def _buckets(prefix: str, values: list[int], edges: tuple[int, ...]) -> dict[str, int]:
+    """`<prefix>_le_<edge>` counts of the values (each in its smallest edge at or above it)
+    and `<prefix>_gt_max_bucket`; every key present, zero or not."""
+    per_bucket = np.bincount(np.searchsorted(edges, values), minlength=len(edges) + 1)
+    keys = [f"{prefix}_le_{edge}" for edge in edges] + [f"{prefix}_gt_max_bucket"]
+    return dict(zip(keys, per_bucket.tolist(), strict=True))
