@@ -228,6 +228,15 @@ class TextBatch:
         """Prompt and response of each row, built once per batch for every check."""
         return self.derived("full_texts", _joined)
 
+    @property
+    def full_text_array(self) -> pa.LargeStringArray:
+        """`full_texts` as one Arrow array, for the checks that scan them with RE2."""
+        return self.derived("full_text_array", _full_text_array)
+
+
+def _full_text_array(texts: TextBatch) -> pa.LargeStringArray:
+    return pa.array(texts.full_texts, type=pa.large_string())
+
 
 def _joined(texts: TextBatch) -> list[str]:
     return [f"{r.prompt}\n{r.response}" if r.prompt else r.response for r in texts.rows]

@@ -125,6 +125,8 @@ KINDS: dict[str, tuple[str, Callable[[str], bool]]] = {
 }
 # Kinds whose presence caps the grade (see services.quality.scoring).
 SEVERE = ("payment card", "secret")
+# any kind's candidate: one scan of the batch finds the rows the kinds' scans then read
+_ANY_KIND = "|".join(f"(?:{pattern})" for pattern, _ in KINDS.values())
 
 
 class Pii(Check):
@@ -134,10 +136,11 @@ class Pii(Check):
     def check(self, texts: TextBatch) -> CheckOutput:
         out = CheckOutput(rows_checked=len(texts))
         full = texts.full_texts
-        scanned = pa.array(full, type=pa.large_string())
+        rows = matching_rows(texts.full_text_array, _ANY_KIND)
+        candidates = texts.full_text_array.take(pa.array(rows, pa.int64()))
         found: dict[int, list[str]] = {}
         for kind, (pattern, valid) in KINDS.items():
-            for i in matching_rows(scanned, pattern):
+            for i in (rows[j] for j in matching_rows(candidates, pattern)):
                 if valid(full[i]):
                     found.setdefault(i, []).append(kind)
         for i in sorted(found):

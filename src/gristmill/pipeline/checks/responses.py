@@ -96,7 +96,7 @@ class Mojibake(Check):
 
     def check(self, texts: TextBatch) -> CheckOutput:
         out = CheckOutput(rows_checked=len(texts))
-        candidates = matching_rows(texts.full_texts, _MOJIBAKE_RE2)
+        candidates = matching_rows(texts.full_text_array, _MOJIBAKE_RE2)
         for i in candidates:
             row = texts.rows[i]
             for field, text in (("prompt", row.prompt), ("response", row.response)):
