@@ -105,9 +105,9 @@ class _Side:
         self.judged = np.array([_enough_letters(line) for line in self.lines], dtype=bool)
         samples = pa.array(self.lines, pa.large_string())
         lowered = pc.utf8_lower(samples)
-        self.plainly_english = matching_mask(lowered, _ENGLISH_HITS) & ~matching_mask(
-            lowered, f"{_FOREIGN}|{_NOT_LATIN}"  # lower case keeps every letter's script
-        )
+        # lower case keeps every letter's script
+        foreign = matching_mask(lowered, f"{_FOREIGN}|{_NOT_LATIN}")
+        self.plainly_english = matching_mask(lowered, _ENGLISH_HITS) & ~foreign
 
 
 class LanguageMismatch(Check):
