@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from gristmill.pipeline.checks import default_checks
+from gristmill.pipeline.checks.duplicates import NearDuplicate
 from gristmill.pipeline.runners.local import run_local
 from gristmill.pipeline.runners.tasks import PipelineOutput
+from gristmill.pipeline.text import read_texts
 from tests.quality.corpus import clean_rows
 from tests.quality.planted import CHECKS, PII, plant, snapshot
 
@@ -42,6 +46,26 @@ def test_every_check_flags_exactly_its_planted_rows(tmp_path: Path) -> None:
     for check in CHECKS:
         assert flagged(out, check) == planted[check], check
     assert out.outputs["identical_preference"].rows_checked == 0  # no preference rows
+
+
+def test_the_near_duplicate_merge_in_parts_flags_what_one_merge_flags(tmp_path: Path) -> None:
+    """The local runner merges the near-duplicate bands in parts, one per process: split
+    any way, the parts flag the same rows, naming the same earlier row and estimate, as
+    one merge over every band."""
+    rows, planted = plant(400, {"near_duplicate": 12, "exact_duplicate": 4})
+    check = NearDuplicate()
+    pieces = [
+        check.sketch(read_texts(batch))
+        for batch in pq.ParquetFile(snapshot(rows, tmp_path)).iter_batches(batch_size=100)
+    ]
+    sketch = {key: np.concatenate([p[key] for p in pieces]) for key in pieces[0]}
+    whole = check.merge(sketch)
+    assert {f.line for f in whole.flags} == planted["near_duplicate"]
+    for parts in (2, 3, 16):
+        split = check.combine(sketch, [check.merge_part(sketch, k, parts) for k in range(parts)])
+        assert [(f.datapoint_id, f.line, f.detail) for f in split.flags] == [
+            (f.datapoint_id, f.line, f.detail) for f in whole.flags
+        ], parts
 
 
 def test_details_name_the_defect_not_the_value(tmp_path: Path) -> None:

@@ -75,7 +75,14 @@ class Check:
 
 class DatasetCheck(Check):
     """A check over the whole dataset, in two phases: `sketch` per batch (run wherever the
-    batch is), then `merge` of every batch's sketch in row order (run once)."""
+    batch is), then `merge` of every batch's sketch in row order (run once).
+
+    A check whose merge falls into `merge_parts` independent parts (the near-duplicate
+    check's LSH bands) also has `merge_part` and `combine`: a runner may run the parts at
+    once, wherever the sketch can be read, and `combine` their results; `merge` is the
+    same done in one process."""
+
+    merge_parts: ClassVar[int] = 1
 
     def sketch(self, texts: TextBatch) -> dict[str, np.ndarray]:
         """Named arrays, one entry per row of the batch (first axis)."""
@@ -83,6 +90,16 @@ class DatasetCheck(Check):
 
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
         """Flags from every batch's sketch arrays, concatenated in row order."""
+        if self.merge_parts == 1:
+            raise NotImplementedError
+        return self.combine(sketch, [self.merge_part(sketch, 0, 1)])
+
+    def merge_part(self, sketch: Mapping[str, np.ndarray], part: int, parts: int) -> Any:
+        """Part `part` of `parts` of the merge (picklable: it may come from elsewhere)."""
+        raise NotImplementedError
+
+    def combine(self, sketch: Mapping[str, np.ndarray], results: list[Any]) -> CheckOutput:
+        """The merge's flags from the results of all its parts."""
         raise NotImplementedError
 
 

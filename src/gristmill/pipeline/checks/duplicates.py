@@ -185,19 +185,23 @@ class NearDuplicate(DatasetCheck):
             "bands": bands,
         }
 
-    def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
-        ids, lines = sketch["ids"], sketch["lines"]
-        n = len(ids)
-        eligible = take(sketch["eligible"], slice(None))
-        if n:
-            eligible &= _earliest_equal(take(sketch["exact"], slice(None))) == np.arange(n)
-        out = CheckOutput(rows_checked=int(eligible.sum()))
+    merge_parts = 2  # the bands, split between two processes
+
+    def merge_part(
+        self, sketch: Mapping[str, np.ndarray], part: int, parts: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Over the bands `part`, `part + parts`, …: for each row the earliest row it
+        resembles (`n`: none) and that pair's estimate."""
+        n = len(sketch["ids"])
+        eligible = _eligible(sketch)
         sig = sketch["sig"]
         best = np.full(n, n, dtype=np.int64)  # earliest resembling row; n: none
         best_estimate = np.zeros(n, dtype=np.float32)
-        for b in range(BANDS):
+        for b in range(part, BANDS, parts):
             i, j = _band_candidates(take(sketch["bands"], (slice(None), b)))
-            keep = eligible[i] & eligible[j]
+            # a pair whose later row already resembles this or an earlier row (found in a
+            # band before) cannot change the result: not verified again
+            keep = eligible[i] & eligible[j] & (best[j] > i)
             # in (earlier, later) order, so each chunk's earlier rows are read in runs
             pairs = np.sort(i[keep].astype(np.int64) * n + j[keep])
             for start in range(0, len(pairs), GATHER):  # bounded reads of the signatures
@@ -207,6 +211,20 @@ class NearDuplicate(DatasetCheck):
                 np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
                 hit = ok & (best[cj] == ci)
                 best_estimate[cj[hit]] = estimate[hit]
+        return best, best_estimate
+
+    def combine(
+        self, sketch: Mapping[str, np.ndarray], results: list[tuple[np.ndarray, np.ndarray]]
+    ) -> CheckOutput:
+        ids, lines = sketch["ids"], sketch["lines"]
+        n = len(ids)
+        out = CheckOutput(rows_checked=int(_eligible(sketch).sum()))
+        best = np.full(n, n, dtype=np.int64)
+        best_estimate = np.zeros(n, dtype=np.float32)
+        for part_best, part_estimate in results:  # a pair has one estimate, whichever part
+            better = part_best < best
+            best[better] = part_best[better]
+            best_estimate[better] = part_estimate[better]
         for row in map(int, np.nonzero(best < n)[0]):
             detail = (
                 f"resembles {_where(lines, ids, int(best[row]))} "
@@ -214,6 +232,15 @@ class NearDuplicate(DatasetCheck):
             )
             out.flags.append(Flag(ids[row].decode(), _line(lines, row), detail))
         return out
+
+
+def _eligible(sketch: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The rows compared: long enough, and not an exact duplicate of an earlier row."""
+    eligible = take(sketch["eligible"], slice(None))
+    if len(eligible):
+        first = _earliest_equal(take(sketch["exact"], slice(None)))
+        eligible &= first == np.arange(len(eligible))
+    return eligible
 
 
 def _band_candidates(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

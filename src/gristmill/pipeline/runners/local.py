@@ -7,14 +7,17 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
-from gristmill.pipeline.base import Check
+from gristmill.pipeline.base import Check, DatasetCheck
 from gristmill.pipeline.runners.tasks import (
     TASK_ROWS,
     Collector,
     PipelineOutput,
     Progress,
+    SketchSpill,
     TaskResult,
+    merge_part,
     plan,
     run_task,
     spill,
@@ -52,4 +55,11 @@ def run_local(
                 done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     collector.add(future.result())
-        return collector.finish()
+
+            def run_parts(check: DatasetCheck, sketches: SketchSpill, parts: int) -> list[Any]:
+                futures = [
+                    pool.submit(merge_part, check, sketches, k, parts) for k in range(parts)
+                ]
+                return [f.result() for f in futures]
+
+            return collector.finish(run_parts)

@@ -26,6 +26,8 @@ TASK_ROWS = 50_000  # rows per task, in whole row groups
 READ_BATCH = 5_000
 COLUMNS = ["id", "kind", "input", "output", "source_line"]
 Progress = Callable[[int, int], None]
+# runs a dataset check's merge parts (`merge_part` below) at once: (check, spill, parts)
+PartRunner = Callable[["DatasetCheck", "SketchSpill", int], list[Any]]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,12 @@ class SketchSpill:
         return out
 
 
+def merge_part(check: DatasetCheck, sketches: SketchSpill, part: int, parts: int) -> Any:
+    """One part of a dataset check's merge, in whichever process runs it: the spilled
+    sketch is read from its files there."""
+    return check.merge_part(sketches.read(check.name), part, parts)
+
+
 @contextmanager
 def spill() -> Iterator[SketchSpill]:
     with tempfile.TemporaryDirectory(prefix="gristmill-sketch-") as tmp:
@@ -155,11 +163,18 @@ class Collector:
             if self.progress is not None:
                 self.progress(self.rows, self.total)
 
-    def finish(self) -> PipelineOutput:
+    def finish(self, run_parts: PartRunner | None = None) -> PipelineOutput:
+        """Each dataset check's merge; with `run_parts`, a merge in parts runs them
+        through it (the local runner's processes), otherwise here."""
         assert not self._waiting, "a task result is missing"
         for c in self.checks:
             if isinstance(c, DatasetCheck) and self.rows:  # no rows: nothing was sketched
-                self.outputs[c.name] = c.merge(self.sketches.read(c.name))
+                sketch = self.sketches.read(c.name)
+                if run_parts is not None and c.merge_parts > 1:
+                    results = run_parts(c, self.sketches, c.merge_parts)
+                    self.outputs[c.name] = c.combine(sketch, results)
+                else:
+                    self.outputs[c.name] = c.merge(sketch)
         for output in self.outputs.values():
             output.flags.sort(key=lambda f: (f.line is None, f.line or 0, f.datapoint_id))
         return PipelineOutput(self.rows, self.outputs)
