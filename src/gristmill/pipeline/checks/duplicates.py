@@ -206,7 +206,8 @@ class NearDuplicate(DatasetCheck):
             pairs = np.sort(i[keep].astype(np.int64) * n + j[keep])
             for start in range(0, len(pairs), GATHER):  # bounded reads of the signatures
                 ci, cj = np.divmod(pairs[start : start + GATHER], n)
-                estimate = (take(sig, ci) == take(sig, cj)).mean(axis=1)
+                both = take(sig, np.concatenate([ci, cj]))  # a row on both sides: read once
+                estimate = (both[: len(ci)] == both[len(ci) :]).mean(axis=1)
                 ok = estimate >= NEAR_THRESHOLD
                 np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
                 hit = ok & (best[cj] == ci)
