@@ -208,11 +208,13 @@ def library_floor(path: Path, rows: int) -> dict[str, float]:
     signatures and reading them out (rensa, near_duplicate), and fastText's language ID
     of exactly the samples the language check asks it about. Their sum over tiktoken's
     time is the least any evaluation built on these libraries can cost."""
-    import numpy as np
-    import rensa
-
     from gristmill.pipeline.checks import language
-    from gristmill.pipeline.checks.duplicates import normalized, shingle_hashes, word_hashes
+    from gristmill.pipeline.checks.duplicates import (
+        minhash_rows,
+        normalized,
+        shingle_hashes,
+        word_hashes,
+    )
 
     spent = {"orjson": 0.0, "tiktoken": 0.0, "rensa": 0.0, "fasttext": 0.0, "rows": 0.0}
     predict = language._predict
@@ -241,10 +243,7 @@ def library_floor(path: Path, rows: int) -> dict[str, float]:
             spent["tiktoken"] += time.perf_counter() - t
             shingles, offsets = shingle_hashes(*word_hashes([normalized(x) for x in full]))
             t = time.perf_counter()
-            matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
-                shingles, offsets, NUM_PERM, SEED
-            )
-            np.array(matrix.to_rows(), dtype=np.uint32)
+            minhash_rows(shingles, offsets)
             spent["rensa"] += time.perf_counter() - t
             language.LanguageMismatch().check(texts)
             spent["rows"] += len(full)

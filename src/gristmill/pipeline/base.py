@@ -89,9 +89,8 @@ class DatasetCheck(Check):
         raise NotImplementedError
 
     def merge(self, sketch: Mapping[str, np.ndarray]) -> CheckOutput:
-        """Flags from every batch's sketch arrays, concatenated in row order."""
-        if self.merge_parts == 1:
-            raise NotImplementedError
+        """Flags from every batch's sketch arrays, concatenated in row order: by default,
+        the merge as one part."""
         return self.combine(sketch, [self.merge_part(sketch, 0, 1)])
 
     def merge_part(self, sketch: Mapping[str, np.ndarray], part: int, parts: int) -> Any:

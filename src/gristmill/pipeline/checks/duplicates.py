@@ -23,7 +23,7 @@ import hashlib
 import unicodedata
 from collections.abc import Mapping
 from itertools import chain
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pyarrow as pa
@@ -151,12 +151,26 @@ def signatures(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Each normalised text's MinHash signature (rows by `NUM_PERM`, uint32) and its
     number of words."""
     words, counts = word_hashes(texts)
-    shingles, offsets = shingle_hashes(words, counts)
+    return minhash_rows(*shingle_hashes(words, counts)), counts
+
+
+def minhash_rows(shingles: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """rensa's MinHash signature of each row's shingle hashes (rows by `NUM_PERM`, uint32),
+    read out of rensa's matrix (rensa 0.5 hands it back as Python lists only)."""
+    rows = len(offsets) - 1
     matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(shingles, offsets, NUM_PERM, SEED)
-    flat = np.fromiter(
-        chain.from_iterable(matrix.to_rows()), dtype=np.uint32, count=len(texts) * NUM_PERM
-    )
-    return flat.reshape(len(texts), NUM_PERM), counts
+    values = chain.from_iterable(matrix.to_rows())
+    flat = np.fromiter(values, dtype=np.uint32, count=rows * NUM_PERM)
+    return flat.reshape(rows, NUM_PERM)
+
+
+class BandMatches(NamedTuple):
+    """What one part of the near-duplicate merge found: per row, the earliest row it
+    resembles (the row count: none) and that pair's estimate; and how many rows it compared."""
+
+    best: np.ndarray
+    estimate: np.ndarray
+    compared: int
 
 
 class NearDuplicate(DatasetCheck):
@@ -187,9 +201,7 @@ class NearDuplicate(DatasetCheck):
 
     merge_parts = 2  # the bands, split between two processes
 
-    def merge_part(
-        self, sketch: Mapping[str, np.ndarray], part: int, parts: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def merge_part(self, sketch: Mapping[str, np.ndarray], part: int, parts: int) -> BandMatches:
         """Over the bands `part`, `part + parts`, …: for each row the earliest row it
         resembles (`n`: none) and that pair's estimate."""
         n = len(sketch["ids"])
@@ -212,20 +224,18 @@ class NearDuplicate(DatasetCheck):
                 np.minimum.at(best, cj[ok], ci[ok])  # a row may have several candidates
                 hit = ok & (best[cj] == ci)
                 best_estimate[cj[hit]] = estimate[hit]
-        return best, best_estimate
+        return BandMatches(best, best_estimate, int(eligible.sum()))
 
-    def combine(
-        self, sketch: Mapping[str, np.ndarray], results: list[tuple[np.ndarray, np.ndarray]]
-    ) -> CheckOutput:
+    def combine(self, sketch: Mapping[str, np.ndarray], results: list[BandMatches]) -> CheckOutput:
         ids, lines = sketch["ids"], sketch["lines"]
         n = len(ids)
-        out = CheckOutput(rows_checked=int(_eligible(sketch).sum()))
+        out = CheckOutput(rows_checked=results[0].compared)  # every part compares the same rows
         best = np.full(n, n, dtype=np.int64)
         best_estimate = np.zeros(n, dtype=np.float32)
-        for part_best, part_estimate in results:  # a pair has one estimate, whichever part
-            better = part_best < best
-            best[better] = part_best[better]
-            best_estimate[better] = part_estimate[better]
+        for found in results:  # a pair has one estimate, whichever part found it
+            better = found.best < best
+            best[better] = found.best[better]
+            best_estimate[better] = found.estimate[better]
         for row in map(int, np.nonzero(best < n)[0]):
             detail = (
                 f"resembles {_where(lines, ids, int(best[row]))} "
