@@ -15,7 +15,12 @@ from gristmill.services.accounts import Principal
 from gristmill.services.datasets import datasets as dataset_service
 from gristmill.services.datasets import versions
 from gristmill.services.errors import Conflict, InvalidRequest, NotFound
-from gristmill.services.quality.evaluation import by_version, queue_evaluation, show_on_dataset
+from gristmill.services.quality.evaluation import (
+    by_version,
+    queue_evaluation,
+    show_on_dataset,
+    summary,
+)
 from gristmill.store.metadata.models import (
     Dataset,
     Evaluation,
@@ -47,15 +52,15 @@ def evaluations_of(hub: Hub, account_id: str, version_ids: list[str]) -> dict[st
 
 
 def before_after(
-    summary: dict[str, Any] | None, run: dict[str, Any] | None
+    head: dict[str, Any] | None, run: dict[str, Any] | None
 ) -> dict[str, Any] | None:
-    """Grade and score before and after the latest run, once the head is graded; before
-    only, when no run has made the head."""
-    if not summary or summary.get("status") != "succeeded":
+    """Grade and score before and after the latest run, once the head is graded (`head`:
+    its evaluation's summary); before only, when no run has made the head."""
+    if not head or head.get("status") != "succeeded":
         return None
-    now = {"grade": summary.get("grade"), "score": summary.get("score")}
+    now = {"grade": head.get("grade"), "score": head.get("score")}
     before = (run or {}).get("before")
-    made_by_run = run and run.get("result_version_id") == summary.get("version_id")
+    made_by_run = run and run.get("result_version_id") == head.get("version_id")
     if not made_by_run or not before:
         return {"grade_before": now["grade"], "score_before": now["score"]}
     improvement = None
@@ -101,7 +106,9 @@ def report(ds: Dataset, ev: Evaluation | None) -> dict[str, Any]:
         "defective_rows": body.get("defective_rows"),
         "stats": body.get("stats", {}),
         "error": ev.error,
-        "before_after": before_after(ds.evaluation_summary, ds.run_summary)
+        # from the evaluation itself: the dataset was read just before it, in another
+        # session, and may still carry the summary from before this evaluation finished
+        "before_after": before_after(summary(ev), ds.run_summary)
         if ev.status == "succeeded"
         else None,
         "created_at": ev.created_at.isoformat(),
